@@ -1,0 +1,8 @@
+package auth
+
+// KDF is the signature of argon2.IDKey.
+type KDF = func(password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte
+
+// WrapKDF replaces the Hasher's key derivation function with wrap(current),
+// so tests can count, hold up or skip the hashes it runs.
+func WrapKDF(h *Hasher, wrap func(KDF) KDF) { h.kdf = wrap(h.kdf) }

@@ -1,0 +1,238 @@
+// Package auth does the security work of the API: password hashing and
+// policy, JWT access tokens, and refresh tokens. It speaks the domain types
+// and errors of internal/bookstore and knows nothing about HTTP or SQL.
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"golang.org/x/crypto/argon2"
+)
+
+// Argon2Params are the argon2id cost parameters written into every PHC
+// string. Memory is in KiB.
+type Argon2Params struct {
+	Memory      uint32 // m, KiB
+	Iterations  uint32 // t
+	Parallelism uint8  // p
+	SaltLength  uint32 // bytes
+	KeyLength   uint32 // bytes
+}
+
+// DefaultArgon2Params returns the OWASP Password Storage Cheat Sheet's
+// argon2id baseline: 19 MiB, two passes, one lane. It is a function, not a
+// variable, so nobody can change the defaults of the whole process.
+func DefaultArgon2Params() Argon2Params {
+	return Argon2Params{Memory: 19456, Iterations: 2, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+}
+
+// Bounds on parameters, for NewHasher and for every stored PHC string. A
+// corrupted or hostile row must not make one Verify allocate gigabytes or
+// loop for minutes.
+const (
+	maxMemoryKiB   = 1 << 20 // 1 GiB
+	maxIterations  = 100
+	minSaltLength  = 8 // the argon2 specification's minimum
+	maxSaltLength  = 64
+	minKeyLength   = 16
+	maxKeyLength   = 64
+	maxPHCLength   = 256  // well above the longest string these bounds allow
+	maxPasswordLen = 4096 // bytes; the policy allows 128 code points, 512 bytes at most
+)
+
+func (p Argon2Params) validate() error {
+	switch {
+	case p.Iterations < 1 || p.Iterations > maxIterations:
+		return fmt.Errorf("argon2 iterations %d out of range [1, %d]", p.Iterations, maxIterations)
+	case p.Parallelism < 1:
+		return errors.New("argon2 parallelism must be at least 1")
+	case p.Memory < 8*uint32(p.Parallelism) || p.Memory > maxMemoryKiB:
+		// argon2 needs 8 KiB per lane; x/crypto would silently raise it.
+		return fmt.Errorf("argon2 memory %d KiB out of range [%d, %d]", p.Memory, 8*uint32(p.Parallelism), maxMemoryKiB)
+	case p.SaltLength < minSaltLength || p.SaltLength > maxSaltLength:
+		return fmt.Errorf("argon2 salt length %d out of range [%d, %d]", p.SaltLength, minSaltLength, maxSaltLength)
+	case p.KeyLength < minKeyLength || p.KeyLength > maxKeyLength:
+		return fmt.Errorf("argon2 key length %d out of range [%d, %d]", p.KeyLength, minKeyLength, maxKeyLength)
+	}
+	return nil
+}
+
+// kdf is the key derivation function, argon2.IDKey in production. It is a
+// field so tests can count concurrent calls (see export_test.go).
+type kdf func(password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte
+
+// Hasher hashes and verifies passwords with argon2id. Each hash takes
+// Params.Memory of RAM and tens of milliseconds of CPU, so a semaphore bounds
+// how many run at once: a burst of logins queues instead of exhausting
+// memory. It is safe for concurrent use.
+type Hasher struct {
+	params Argon2Params
+	sem    chan struct{}
+	kdf    kdf
+	dummy  string // a PHC string no password matches, for VerifyDummy
+}
+
+// NewHasher returns a Hasher that writes params into new hashes and runs at
+// most maxConcurrent hashes at a time (runtime.NumCPU() when maxConcurrent <=
+// 0). It computes one hash, for VerifyDummy.
+func NewHasher(params Argon2Params, maxConcurrent int) (*Hasher, error) {
+	if err := params.validate(); err != nil {
+		return nil, err
+	}
+	if maxConcurrent <= 0 {
+		maxConcurrent = runtime.NumCPU()
+	}
+	h := &Hasher{params: params, sem: make(chan struct{}, maxConcurrent), kdf: argon2.IDKey}
+	// The dummy hashes a random password: nothing can match it, and it costs
+	// exactly what a current user's hash costs.
+	dummy, err := h.Hash(context.Background(), rand.Text())
+	if err != nil {
+		return nil, err
+	}
+	h.dummy = dummy
+	return h, nil
+}
+
+// Params returns the parameters new hashes use.
+func (h *Hasher) Params() Argon2Params { return h.params }
+
+// Hash returns the PHC string of password with a fresh random salt, in the
+// format of the reference implementation:
+// $argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash> (standard base64, no padding).
+// It waits for a free slot and returns ctx's error if ctx ends first.
+func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
+	if len(password) > maxPasswordLen {
+		return "", fmt.Errorf("password of %d bytes is longer than %d", len(password), maxPasswordLen)
+	}
+	p := h.params
+	salt := make([]byte, p.SaltLength)
+	rand.Read(salt) // never returns an error; it crashes the program instead
+	key, err := h.derive(ctx, password, salt, p)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version,
+		p.Memory, p.Iterations, p.Parallelism,
+		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key)), nil
+}
+
+// Verify reports whether password matches the PHC string phc, comparing in
+// constant time. needsRehash is true when password matched but phc was made
+// with other parameters than the Hasher's: the caller should store a new
+// Hash while it has the plain password. A malformed phc is an error (the
+// stored data is broken; it is not the user's fault).
+func (h *Hasher) Verify(ctx context.Context, phc, password string) (ok, needsRehash bool, err error) {
+	p, salt, want, err := parsePHC(phc)
+	if err != nil {
+		return false, false, err
+	}
+	if len(password) > maxPasswordLen {
+		return false, false, nil // no policy-approved password is that long
+	}
+	got, err := h.derive(ctx, password, salt, p)
+	if err != nil {
+		return false, false, err
+	}
+	if subtle.ConstantTimeCompare(got, want) != 1 {
+		return false, false, nil
+	}
+	return true, p != h.params, nil
+}
+
+// VerifyDummy does the work of a Verify against a hash no password matches
+// and always reports false. Call it when the username is unknown, so that
+// "no such user" takes as long as "wrong password" and response times do
+// not reveal which usernames exist.
+func (h *Hasher) VerifyDummy(ctx context.Context, password string) (ok bool, err error) {
+	_, _, err = h.Verify(ctx, h.dummy, password)
+	return false, err
+}
+
+// derive runs the KDF once a semaphore slot is free.
+func (h *Hasher) derive(ctx context.Context, password string, salt []byte, p Argon2Params) ([]byte, error) {
+	// Checked first: select picks at random when both cases are ready, and a
+	// cancelled request must not start a 50 ms hash.
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	select {
+	case h.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-h.sem }()
+	return h.kdf([]byte(password), salt, p.Iterations, p.Memory, p.Parallelism, p.KeyLength), nil
+}
+
+// parsePHC parses $argon2id$v=19$m=M,t=T,p=P$SALT$HASH strictly: one
+// algorithm, one version, parameters in the reference order, canonical
+// unpadded base64, every number bounded. It never panics on any input.
+func parsePHC(phc string) (Argon2Params, []byte, []byte, error) {
+	var p Argon2Params
+	if len(phc) > maxPHCLength {
+		return p, nil, nil, fmt.Errorf("malformed password hash: longer than %d bytes", maxPHCLength)
+	}
+	// "", "argon2id", "v=19", "m=..,t=..,p=..", salt, hash
+	parts := strings.Split(phc, "$")
+	if len(parts) != 6 || parts[0] != "" {
+		return p, nil, nil, errors.New("malformed password hash: want 6 '$'-separated fields")
+	}
+	if parts[1] != "argon2id" {
+		return p, nil, nil, errors.New("malformed password hash: algorithm is not argon2id")
+	}
+	if parts[2] != "v=19" {
+		return p, nil, nil, errors.New("malformed password hash: version is not 19")
+	}
+	m, t, par, err := parseArgon2Numbers(parts[3])
+	if err != nil {
+		return p, nil, nil, fmt.Errorf("malformed password hash: %w", err)
+	}
+	if par > 255 {
+		return p, nil, nil, fmt.Errorf("malformed password hash: parallelism %d out of range [1, 255]", par)
+	}
+	enc := base64.RawStdEncoding.Strict()
+	salt, err := enc.DecodeString(parts[4])
+	if err != nil {
+		return p, nil, nil, fmt.Errorf("malformed password hash: salt: %w", err)
+	}
+	key, err := enc.DecodeString(parts[5])
+	if err != nil {
+		return p, nil, nil, fmt.Errorf("malformed password hash: hash: %w", err)
+	}
+	p = Argon2Params{Memory: m, Iterations: t, Parallelism: uint8(par),
+		SaltLength: uint32(len(salt)), KeyLength: uint32(len(key))}
+	if err := p.validate(); err != nil {
+		return p, nil, nil, fmt.Errorf("malformed password hash: %w", err)
+	}
+	return p, salt, key, nil
+}
+
+// parseArgon2Numbers parses "m=M,t=T,p=P" (the order the reference
+// implementation writes). ParseUint rejects signs, spaces and overflow.
+func parseArgon2Numbers(s string) (m, t, p uint32, err error) {
+	fields := strings.Split(s, ",")
+	if len(fields) != 3 {
+		return 0, 0, 0, errors.New("want parameters m,t,p")
+	}
+	out := [3]uint32{}
+	for i, name := range [3]string{"m=", "t=", "p="} {
+		digits, ok := strings.CutPrefix(fields[i], name)
+		if !ok {
+			return 0, 0, 0, fmt.Errorf("want parameter %q at position %d", name[:1], i+1)
+		}
+		n, err := strconv.ParseUint(digits, 10, 32)
+		if err != nil {
+			return 0, 0, 0, fmt.Errorf("parameter %q is not a 32-bit number", name[:1])
+		}
+		out[i] = uint32(n)
+	}
+	return out[0], out[1], out[2], nil
+}

@@ -1,0 +1,47 @@
+package bookstore
+
+import (
+	"errors"
+	"fmt"
+)
+
+// The error vocabulary. Stores and auth return these (wrapped in *Error for a
+// message a client may read); internal/httpapi is the only place that turns
+// them into HTTP statuses.
+var (
+	ErrInvalid            = errors.New("invalid")
+	ErrUnauthorized       = errors.New("unauthorized")
+	ErrForbidden          = errors.New("forbidden")
+	ErrNotFound           = errors.New("not found")
+	ErrConflict           = errors.New("conflict")
+	ErrPreconditionFailed = errors.New("precondition failed")
+	ErrRefreshReused      = errors.New("refresh token reused")
+	ErrThrottled          = errors.New("throttled")
+	ErrUnavailable        = errors.New("unavailable")
+)
+
+// FieldError names one bad field of a request.
+type FieldError struct {
+	Field   string
+	Message string
+}
+
+// Error is a domain error whose Message is safe to show to a client.
+type Error struct {
+	Kind    error // one of the Err* sentinels above
+	Message string
+	Fields  []FieldError
+}
+
+func (e *Error) Error() string { return e.Kind.Error() + ": " + e.Message }
+func (e *Error) Unwrap() error { return e.Kind }
+
+// Errorf makes an *Error of the given kind with a client-safe message.
+func Errorf(kind error, format string, args ...any) *Error {
+	return &Error{Kind: kind, Message: fmt.Sprintf(format, args...)}
+}
+
+// Invalid reports bad input in named fields.
+func Invalid(message string, fields ...FieldError) *Error {
+	return &Error{Kind: ErrInvalid, Message: message, Fields: fields}
+}

@@ -1,0 +1,129 @@
+package bookstore
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Store is everything a database adapter provides. internal/sqlite and
+// internal/postgres implement it; internal/storetest is the contract they
+// both pass. Methods speak domain types and return the errors of errors.go
+// (ErrUnavailable when the database cannot answer right now).
+type Store interface {
+	UserStore
+	SessionStore
+	BookStore
+	KeyStore
+	// Ping reports whether the database answers.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// UserFilter selects a page of users, ordered by username then id.
+type UserFilter struct {
+	Query string // substring of the username, matched case-insensitively and literally
+	After *User  // keyset position: the last user of the previous page (Username and ID)
+	Limit int
+}
+
+type UserStore interface {
+	// CreateUser fails with ErrConflict when the username is taken, compared
+	// case-insensitively.
+	CreateUser(ctx context.Context, u User) error
+	FindUserByID(ctx context.Context, id uuid.UUID) (User, error)
+	// FindUserByUsername matches case-insensitively.
+	FindUserByUsername(ctx context.Context, username string) (User, error)
+	ListUsers(ctx context.Context, f UserFilter) ([]User, error)
+	SetUserAdmin(ctx context.Context, id uuid.UUID, admin bool) (User, error)
+	// SetPasswordHash replaces the hash alone (a transparent parameter upgrade).
+	SetPasswordHash(ctx context.Context, id uuid.UUID, hash string) error
+	// ChangePassword replaces the hash and revokes every session of the user
+	// but keep, in one transaction.
+	ChangePassword(ctx context.Context, id uuid.UUID, hash string, keep uuid.UUID, now time.Time) error
+	// DeleteUser removes the user with their books and sessions.
+	DeleteUser(ctx context.Context, id uuid.UUID) error
+}
+
+type SessionStore interface {
+	// CreateSession stores s with its first refresh token (as a hash).
+	CreateSession(ctx context.Context, s Session, refreshHash []byte) error
+	// AuthenticateSession returns the caller when the session is live and
+	// belongs to userID, else ErrUnauthorized. It records last use at most
+	// once a minute, so the read path rarely writes.
+	AuthenticateSession(ctx context.Context, sessionID, userID uuid.UUID, now time.Time) (Principal, error)
+	// RotateRefreshToken spends oldHash and stores newHash in its place. An
+	// unknown token, or one whose session is no longer live, is
+	// ErrUnauthorized. A token already spent revokes its whole session and
+	// is ErrRefreshReused.
+	RotateRefreshToken(ctx context.Context, oldHash, newHash []byte, now time.Time) (Session, error)
+	// RevokeSessionByRefreshToken revokes the session of a current refresh
+	// token (ErrUnauthorized when there is none).
+	RevokeSessionByRefreshToken(ctx context.Context, hash []byte, now time.Time) (Session, error)
+	// RevokeSession revokes one live session of userID (ErrNotFound otherwise).
+	RevokeSession(ctx context.Context, userID, sessionID uuid.UUID, now time.Time) error
+	// RevokeUserSessions revokes every session of userID.
+	RevokeUserSessions(ctx context.Context, userID uuid.UUID, now time.Time) error
+	// ListSessions returns the live sessions of userID, newest first.
+	ListSessions(ctx context.Context, userID uuid.UUID, now time.Time) ([]Session, error)
+}
+
+// BookSort is a list order: a field, descending when prefixed with '-'.
+type BookSort string
+
+const (
+	SortTitle          BookSort = "title"
+	SortTitleDesc      BookSort = "-title"
+	SortCreatedAt      BookSort = "created_at"
+	SortCreatedAtDesc  BookSort = "-created_at"
+	SortPriceCents     BookSort = "price_cents"
+	SortPriceCentsDesc BookSort = "-price_cents"
+)
+
+// BookSorts lists every valid BookSort.
+var BookSorts = []BookSort{SortTitle, SortTitleDesc, SortCreatedAt, SortCreatedAtDesc, SortPriceCents, SortPriceCentsDesc}
+
+// BookFilter selects a page of books. Titles order case-insensitively; ties
+// break on id in the same direction.
+type BookFilter struct {
+	OwnerID *uuid.UUID // nil: every owner's books
+	Query   string     // substring of title or author, case-insensitive, wildcards literal
+	Author  string     // exact author, case-insensitive
+	Sort    BookSort
+	After   *Book // keyset position: the last book of the previous page (its sort field and ID)
+	Limit   int
+}
+
+// IdempotencyKey makes a create safe to retry: the same key with the same
+// request fingerprint returns the book the first request created.
+type IdempotencyKey struct {
+	Key         string
+	Fingerprint []byte
+}
+
+type BookStore interface {
+	// CreateBook inserts b. With a key already used by the owner it returns
+	// the book made then (same fingerprint) or ErrConflict (another body).
+	// A second book with the owner's ISBN is ErrConflict.
+	CreateBook(ctx context.Context, b Book, key *IdempotencyKey) (Book, error)
+	FindBookByID(ctx context.Context, id uuid.UUID) (Book, error)
+	ListBooks(ctx context.Context, f BookFilter) ([]Book, error)
+	// UpdateBook runs change on the current book inside a transaction and
+	// stores the result with Version+1 and UpdatedAt as change left it. An
+	// error from change aborts the update and is returned as is.
+	UpdateBook(ctx context.Context, id uuid.UUID, change func(*Book) error) (Book, error)
+	// DeleteBook deletes the book if check (run inside the transaction on
+	// the current book) returns nil.
+	DeleteBook(ctx context.Context, id uuid.UUID, check func(Book) error) error
+}
+
+type KeyStore interface {
+	// SigningKeys returns every signing key, newest first.
+	SigningKeys(ctx context.Context) ([]SigningKey, error)
+	// AddSigningKey stores a new key (ErrConflict if the kid exists).
+	AddSigningKey(ctx context.Context, k SigningKey) error
+	// Secret returns the named server secret, storing generate's value the
+	// first time; concurrent first calls all see the one that was stored.
+	Secret(ctx context.Context, name string, generate func() ([]byte, error)) ([]byte, error)
+}

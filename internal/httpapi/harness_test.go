@@ -1,0 +1,321 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	"github.com/bookstore/bookstore/gen/oapi"
+	"github.com/bookstore/bookstore/internal/auth"
+	"github.com/bookstore/bookstore/internal/bookstore"
+	"github.com/bookstore/bookstore/internal/httpapi"
+	"github.com/bookstore/bookstore/internal/sqlite"
+)
+
+// The spec, parsed once for the whole test binary, and the operations the
+// tests saw succeed: TestMain fails the run if an operation has none.
+var (
+	specRouter routers.Router
+	covered    = struct {
+		sync.Mutex
+		ops map[string]map[int]bool // operationId -> statuses seen
+	}{ops: map[string]map[int]bool{}}
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	httpapi.RegisterFormats()
+	spec, err := oapi.GetSwagger()
+	if err != nil {
+		panic(err)
+	}
+	spec.Servers = nil
+	if specRouter, err = gorillamux.NewRouter(spec); err != nil {
+		panic(err)
+	}
+	code := m.Run()
+	// Only a full run can judge coverage.
+	if code == 0 && flag.Lookup("test.run").Value.String() == "" {
+		if missing := uncoveredOperations(spec); len(missing) > 0 {
+			fmt.Fprintf(os.Stderr, "operations without a successful test: %s\n", strings.Join(missing, ", "))
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+func uncoveredOperations(spec *openapi3.T) []string {
+	covered.Lock()
+	defer covered.Unlock()
+	var missing []string
+	for _, item := range spec.Paths.Map() {
+		for _, op := range item.Operations() {
+			ok := false
+			for status := range covered.ops[op.OperationID] {
+				ok = ok || status < 300
+			}
+			if !ok {
+				missing = append(missing, op.OperationID)
+			}
+		}
+	}
+	sort.Strings(missing)
+	return missing
+}
+
+// testAPI is the real server on a real SQLite file, reached over HTTP.
+type testAPI struct {
+	t      *testing.T
+	URL    string
+	Store  *sqlite.DB
+	Client *oapi.ClientWithResponses
+	HTTP   *http.Client
+	Hasher *auth.Hasher
+	// allow5xx lets a test that provokes a server-side failure through.
+	allow5xx bool
+}
+
+// cheapArgon2 keeps the suite fast; the cost parameters themselves are
+// tested in internal/auth.
+var cheapArgon2 = auth.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+
+type apiOptions struct {
+	argon2    auth.Argon2Params
+	accessTTL time.Duration
+	now       func() time.Time
+	keys      []bookstore.SigningKey
+}
+
+func newTestAPI(t *testing.T, opt ...func(*apiOptions)) *testAPI {
+	t.Helper()
+	o := apiOptions{argon2: cheapArgon2, accessTTL: 15 * time.Minute}
+	for _, f := range opt {
+		f(&o)
+	}
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "bookstore.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	keys := o.keys
+	if keys == nil {
+		k, err := auth.NewHS256Key(time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = []bookstore.SigningKey{k}
+	}
+	keyring, err := auth.NewKeyring(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens, err := auth.NewAccessTokens(auth.AccessTokenConfig{Keyring: keyring, AccessTTL: o.accessTTL, Now: o.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hasher, err := auth.NewHasher(o.argon2, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy, err := auth.NewPasswordPolicy(15)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := httpapi.NewHandler(httpapi.Config{
+		Store: db, Tokens: tokens, Keyring: keyring, Hasher: hasher, Policy: policy,
+		RefreshTTL: 720 * time.Hour, CursorKey: bytes.Repeat([]byte{7}, 32),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: o.now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := &testAPI{t: t, Store: db, Hasher: hasher}
+	srv := httptest.NewServer(api.checkResponses(h))
+	t.Cleanup(srv.Close)
+	api.URL = srv.URL
+	api.HTTP = srv.Client()
+	api.Client, err = oapi.NewClientWithResponses(srv.URL, oapi.WithHTTPClient(srv.Client()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return api
+}
+
+// checkResponses validates every response against the spec (status,
+// headers, media type and body) and that errors are problem documents.
+func (api *testAPI) checkResponses(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var reqBody []byte
+		if r.Body != nil {
+			reqBody, _ = io.ReadAll(io.LimitReader(r.Body, 4<<20))
+			r.Body = io.NopCloser(bytes.NewReader(reqBody))
+		}
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		res := rec.Result()
+		body := rec.Body.Bytes()
+
+		if res.StatusCode >= 500 && !api.allow5xx {
+			api.t.Errorf("%s %s: status %d: %s", r.Method, r.URL, res.StatusCode, body)
+		}
+		if res.StatusCode >= 400 {
+			var p struct {
+				Type   string `json:"type"`
+				Title  string `json:"title"`
+				Status int    `json:"status"`
+				Detail string `json:"detail"`
+			}
+			ct := res.Header.Get("Content-Type")
+			if ct != "application/problem+json" || json.Unmarshal(body, &p) != nil || p.Status != res.StatusCode || p.Type == "" || p.Detail == "" {
+				api.t.Errorf("%s %s: status %d is not a problem document (%s): %s", r.Method, r.URL, res.StatusCode, ct, body)
+			}
+		}
+		route, params, err := specRouter.FindRoute(r.Clone(context.Background()))
+		if err == nil {
+			r.Body = io.NopCloser(bytes.NewReader(reqBody))
+			in := &openapi3filter.ResponseValidationInput{
+				RequestValidationInput: &openapi3filter.RequestValidationInput{Request: r, PathParams: params, Route: route,
+					Options: &openapi3filter.Options{ExcludeRequestBody: true, AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}},
+				Status:  res.StatusCode,
+				Header:  res.Header,
+				Body:    io.NopCloser(bytes.NewReader(body)),
+				Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+			}
+			if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
+				api.t.Errorf("%s %s: response %d breaks the spec: %v\nbody: %.500s", r.Method, r.URL, res.StatusCode, err, body)
+			}
+			covered.Lock()
+			if covered.ops[route.Operation.OperationID] == nil {
+				covered.ops[route.Operation.OperationID] = map[int]bool{}
+			}
+			covered.ops[route.Operation.OperationID][res.StatusCode] = true
+			covered.Unlock()
+		}
+		for k, v := range res.Header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(res.StatusCode)
+		_, _ = w.Write(body)
+	})
+}
+
+// bearer adds an access token to a generated client's request.
+func bearer(token string) oapi.RequestEditorFn {
+	return func(_ context.Context, r *http.Request) error {
+		r.Header.Set("Authorization", "Bearer "+token)
+		return nil
+	}
+}
+
+// strongPassword passes the password policy.
+const strongPassword = "correct horse battery staple 42"
+
+type account struct {
+	ID       string
+	Username string
+	Password string
+	Access   string
+	Refresh  string
+}
+
+// Auth is the request editor that authenticates as a.
+func (a account) Auth() oapi.RequestEditorFn { return bearer(a.Access) }
+
+// register creates a user and logs them in.
+func (api *testAPI) register(username string) account {
+	api.t.Helper()
+	ctx := context.Background()
+	res, err := api.Client.RegisterUserWithResponse(ctx, oapi.RegisterRequest{Username: username, Password: strongPassword})
+	if err != nil || res.JSON201 == nil {
+		api.t.Fatalf("register %s: %v %d %s", username, err, res.StatusCode(), res.Body)
+	}
+	a := api.login(username, strongPassword)
+	a.ID = res.JSON201.Id.String()
+	return a
+}
+
+func (api *testAPI) login(username, password string) account {
+	api.t.Helper()
+	res, err := api.Client.LoginWithResponse(context.Background(), oapi.LoginRequest{Username: username, Password: password})
+	if err != nil || res.JSON200 == nil {
+		api.t.Fatalf("login %s: %v %d %s", username, err, res.StatusCode(), res.Body)
+	}
+	return account{Username: username, Password: password, Access: res.JSON200.AccessToken, Refresh: res.JSON200.RefreshToken}
+}
+
+// admin registers a user and makes them an admin directly in the store.
+func (api *testAPI) admin(username string) account {
+	api.t.Helper()
+	a := api.register(username)
+	u, err := api.Store.FindUserByUsername(context.Background(), username)
+	if err != nil {
+		api.t.Fatal(err)
+	}
+	if _, err := api.Store.SetUserAdmin(context.Background(), u.ID, true); err != nil {
+		api.t.Fatal(err)
+	}
+	return a
+}
+
+// do sends a raw request, for what the generated client will not send.
+func (api *testAPI) do(method, path string, header http.Header, body string) (*http.Response, []byte) {
+	api.t.Helper()
+	req, err := http.NewRequest(method, api.URL+path, strings.NewReader(body))
+	if err != nil {
+		api.t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	res, err := api.HTTP.Do(req)
+	if err != nil {
+		api.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res, b
+}
+
+// problemOf decodes a problem document.
+func problemOf(t *testing.T, body []byte) oapi.Problem {
+	t.Helper()
+	var p oapi.Problem
+	if err := json.Unmarshal(body, &p); err != nil {
+		t.Fatalf("not a problem document: %s", body)
+	}
+	return p
+}
+
+func jsonHeader(token string) http.Header {
+	h := http.Header{"Content-Type": {"application/json"}}
+	if token != "" {
+		h.Set("Authorization", "Bearer "+token)
+	}
+	return h
+}
+
+func newBook(title string) oapi.BookCreate {
+	return oapi.BookCreate{Title: title, Author: "Ursula K. Le Guin", Publisher: "Ace", PriceCents: 1299}
+}

@@ -1,0 +1,260 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/bookstore/bookstore/internal/bookstore"
+)
+
+// maxBodyBytes caps every request body; larger ones get 413 before decoding.
+const maxBodyBytes = 1 << 20
+
+// requestInfo travels in the context of every request. Outer middleware
+// creates it; inner layers fill in what they learn (the route, the caller),
+// so the log line written at the end can say it.
+type requestInfo struct {
+	id          string
+	route       string // the spec's path template, never the raw path
+	operationID string
+	problemType string
+
+	principal *bookstore.Principal
+	authErr   error // why a presented token was refused
+	tokenSent bool
+
+	// HTTP Basic credentials, read only by the login operation.
+	basicUser, basicPassword string
+	hasBasic                 bool
+
+	clientIP  string
+	userAgent string
+}
+
+type requestInfoKey struct{}
+
+func requestInfoFrom(ctx context.Context) *requestInfo {
+	info, _ := ctx.Value(requestInfoKey{}).(*requestInfo)
+	return info
+}
+
+// principalFrom returns the authenticated caller. Operations the spec
+// secures only run when there is one.
+func principalFrom(ctx context.Context) (bookstore.Principal, bool) {
+	info := requestInfoFrom(ctx)
+	if info == nil || info.principal == nil {
+		return bookstore.Principal{}, false
+	}
+	return *info.principal, true
+}
+
+// statusRecorder remembers the status a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// validRequestID accepts a client's X-Request-ID only when it is short and
+// plain, so it is safe in logs and headers.
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+func newRequestID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// observe is the outermost middleware: request id, security headers, panic
+// recovery and the one log line per request.
+func (s *Server) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		info := &requestInfo{
+			id:        r.Header.Get("X-Request-ID"),
+			clientIP:  clientIP(r),
+			userAgent: truncateRunes(r.UserAgent(), 200),
+		}
+		if !validRequestID(info.id) {
+			info.id = newRequestID()
+		}
+		h := w.Header()
+		h.Set("X-Request-ID", info.id)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		// Responses carry tokens or user data; handlers that serve public,
+		// cacheable documents override this.
+		h.Set("Cache-Control", "no-store")
+		rec := &statusRecorder{ResponseWriter: w}
+		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.ErrorContext(r.Context(), "panic", "request_id", info.id, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				if rec.status == 0 {
+					writeProblem(rec, r, s.log, internalError(errors.New("panic")))
+				}
+			}
+			route := info.route
+			if route == "" {
+				route = "unmatched"
+			}
+			attrs := []slog.Attr{
+				slog.String("request_id", info.id),
+				slog.String("method", r.Method),
+				slog.String("route", route),
+				slog.Int("status", rec.status),
+				slog.Duration("duration", time.Since(start)),
+			}
+			if info.operationID != "" {
+				attrs = append(attrs, slog.String("operation", info.operationID))
+			}
+			if info.principal != nil {
+				attrs = append(attrs, slog.String("user_id", info.principal.UserID.String()))
+			}
+			if info.problemType != "" {
+				attrs = append(attrs, slog.String("problem", info.problemType))
+			}
+			s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+// limitBody refuses bodies over maxBodyBytes: at once when Content-Length
+// says so, else when reading passes the limit.
+func (s *Server) limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > maxBodyBytes {
+			// Don't read the body: close the connection after answering.
+			w.Header().Set("Connection", "close")
+			writeProblem(w, r, s.log, payloadTooLarge())
+			return
+		}
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// authenticate reads the access token (Authorization: Bearer, or the
+// seed's x-access-tokens header), verifies it and the session, and puts the
+// caller in the request context. It never refuses a request by itself
+// (public operations ignore a bad token): the validator's security check
+// does, from the spec. The exceptions are a contradictory pair of headers
+// (400) and a database that cannot answer (503).
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, err := accessTokenFrom(r.Header)
+		if err != nil {
+			writeProblem(w, r, s.log, err)
+			return
+		}
+		info := requestInfoFrom(r.Context())
+		info.basicUser, info.basicPassword, info.hasBasic = r.BasicAuth()
+		if token != "" {
+			info.tokenSent = true
+			p, err := s.verifyAccessToken(r.Context(), token)
+			switch {
+			case errors.Is(err, bookstore.ErrUnavailable):
+				writeProblem(w, r, s.log, err)
+				return
+			case err != nil:
+				info.authErr = err
+				s.log.DebugContext(r.Context(), "access token refused", "request_id", info.id, "reason", err)
+			default:
+				info.principal = &p
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) verifyAccessToken(ctx context.Context, token string) (bookstore.Principal, error) {
+	claims, err := s.tokens.Verify(token)
+	if err != nil {
+		return bookstore.Principal{}, err
+	}
+	return s.store.AuthenticateSession(ctx, claims.SessionID, claims.UserID, s.now())
+}
+
+// accessTokenFrom returns the access token of the request, if any.
+func accessTokenFrom(h http.Header) (string, error) {
+	var bearer string
+	if authz := h.Get("Authorization"); authz != "" {
+		scheme, value, _ := strings.Cut(authz, " ")
+		if strings.EqualFold(scheme, "Bearer") {
+			bearer = strings.TrimSpace(value)
+			if bearer == "" {
+				return "", bearerChallenge(true, "the bearer token is empty")
+			}
+		}
+	}
+	seed := strings.TrimSpace(h.Get("X-Access-Tokens"))
+	if bearer != "" && seed != "" && bearer != seed {
+		return "", badRequest("the Authorization and x-access-tokens headers carry different tokens; send one",
+			fieldError{"header.x-access-tokens", "differs from the bearer token in Authorization"})
+	}
+	if bearer != "" {
+		return bearer, nil
+	}
+	return seed, nil
+}
+
+// clientIP is the peer's address. X-Forwarded-For is not trusted: a
+// trusted-proxies setting comes with throttling.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// truncateRunes cuts s to at most n code points of valid UTF-8.
+func truncateRunes(s string, n int) string {
+	s = strings.ToValidUTF8(s, "")
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n])
+}

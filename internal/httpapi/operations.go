@@ -1,0 +1,30 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"time"
+
+	"github.com/bookstore/bookstore/api"
+	"github.com/bookstore/bookstore/gen/oapi"
+)
+
+func (s *Server) GetHealth(context.Context, oapi.GetHealthRequestObject) (oapi.GetHealthResponseObject, error) {
+	return oapi.GetHealth200JSONResponse{Status: oapi.Ok}, nil
+}
+
+func (s *Server) GetReadiness(ctx context.Context, _ oapi.GetReadinessRequestObject) (oapi.GetReadinessResponseObject, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		return nil, unavailable(err)
+	}
+	return oapi.GetReadiness200JSONResponse{Status: oapi.Ok}, nil
+}
+
+func (s *Server) GetOpenApiSpec(context.Context, oapi.GetOpenApiSpecRequestObject) (oapi.GetOpenApiSpecResponseObject, error) {
+	return oapi.GetOpenApiSpec200ApplicationyamlResponse{
+		Body:          bytes.NewReader(api.OpenAPIYAML),
+		ContentLength: int64(len(api.OpenAPIYAML)),
+	}, nil
+}

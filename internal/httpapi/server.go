@@ -1,0 +1,111 @@
+// Package httpapi serves the spec's operations over HTTP: it implements the
+// generated strict server interface over a bookstore.Store and the auth
+// package, and owns everything HTTP — statuses, headers, problem documents.
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/bookstore/bookstore/gen/oapi"
+	"github.com/bookstore/bookstore/internal/auth"
+	"github.com/bookstore/bookstore/internal/bookstore"
+)
+
+// Config is what the API needs; cmd/bookstore builds it from flags.
+type Config struct {
+	Store      bookstore.Store
+	Tokens     *auth.AccessTokens
+	Keyring    *auth.Keyring // publishes the JWKS
+	Hasher     *auth.Hasher
+	Policy     auth.PasswordPolicy
+	RefreshTTL time.Duration
+	// CursorKey signs page cursors so clients cannot forge them.
+	CursorKey []byte
+	Logger    *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Server implements oapi.StrictServerInterface.
+type Server struct {
+	store      bookstore.Store
+	tokens     *auth.AccessTokens
+	keyring    *auth.Keyring
+	hasher     *auth.Hasher
+	policy     auth.PasswordPolicy
+	refreshTTL time.Duration
+	cursors    cursorCodec
+	log        *slog.Logger
+	now        func() time.Time
+}
+
+var _ oapi.StrictServerInterface = (*Server)(nil)
+
+// NewHandler returns the whole API as one http.Handler: observation,
+// body limits, authentication, validation against the spec, then the
+// operations.
+func NewHandler(cfg Config) (http.Handler, error) {
+	if cfg.Store == nil || cfg.Tokens == nil || cfg.Keyring == nil || cfg.Hasher == nil || cfg.Logger == nil {
+		return nil, errors.New("httpapi: Store, Tokens, Keyring, Hasher and Logger are required")
+	}
+	if len(cfg.CursorKey) < 16 {
+		return nil, errors.New("httpapi: CursorKey must be at least 16 bytes")
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	s := &Server{
+		store:      cfg.Store,
+		tokens:     cfg.Tokens,
+		keyring:    cfg.Keyring,
+		hasher:     cfg.Hasher,
+		policy:     cfg.Policy,
+		refreshTTL: cfg.RefreshTTL,
+		cursors:    cursorCodec{key: cfg.CursorKey},
+		log:        cfg.Logger,
+		now:        func() time.Time { return now().UTC() },
+	}
+	spec, err := oapi.GetSwagger()
+	if err != nil {
+		return nil, fmt.Errorf("httpapi: load the embedded spec: %w", err)
+	}
+	v, err := newValidator(spec)
+	if err != nil {
+		return nil, err
+	}
+	onError := func(w http.ResponseWriter, r *http.Request, err error) { writeProblem(w, r, s.log, err) }
+	// Validation has already passed, so a decoding error here means a body
+	// the spec allowed but Go could not hold (e.g. a number out of range).
+	onRequestError := func(w http.ResponseWriter, r *http.Request, err error) {
+		writeProblem(w, r, s.log, malformed("the request could not be decoded: "+decodeErrorMessage(err)))
+	}
+	strict := oapi.NewStrictHandlerWithOptions(s, nil, oapi.StrictHTTPServerOptions{
+		RequestErrorHandlerFunc:  onRequestError,
+		ResponseErrorHandlerFunc: onError,
+	})
+	routes := oapi.HandlerWithOptions(strict, oapi.StdHTTPServerOptions{
+		BaseRouter:       http.NewServeMux(),
+		ErrorHandlerFunc: onRequestError,
+	})
+	return s.observe(s.limitBody(s.authenticate(v.middleware(s, routes)))), nil
+}
+
+// decodeErrorMessage keeps Go's decoder messages that are about the input
+// and drops the rest.
+func decodeErrorMessage(err error) string {
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) {
+		return typeErr.Field + " has the wrong type"
+	}
+	var syntaxErr *json.SyntaxError
+	if errors.As(err, &syntaxErr) {
+		return "the body is not valid JSON"
+	}
+	return "a parameter or the body is not valid"
+}

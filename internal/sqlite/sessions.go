@@ -1,0 +1,201 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/bookstore/bookstore/gen/sqlitedb"
+	"github.com/bookstore/bookstore/internal/bookstore"
+)
+
+const (
+	msgSessionNotFound = "session not found"
+	msgSessionEnded    = "the session has ended"
+	msgRefreshInvalid  = "the refresh token is not valid"
+	msgRefreshReused   = "the refresh token was already used; its session has been revoked"
+)
+
+// touchEvery is how stale last_used_at may get before a request records its
+// use: authentication stays a pure read for most requests.
+const touchEvery = time.Minute
+
+func (db *DB) CreateSession(ctx context.Context, s bookstore.Session, refreshHash []byte) error {
+	err := db.write(ctx, func(q *sqlitedb.Queries) error {
+		err := q.CreateSession(ctx, sqlitedb.CreateSessionParams{
+			ID:         s.ID,
+			UserID:     s.UserID,
+			CreatedAt:  millis(s.CreatedAt),
+			LastUsedAt: millis(s.LastUsedAt),
+			ExpiresAt:  millis(s.ExpiresAt),
+			RevokedAt:  nullMillis(s.RevokedAt),
+			UserAgent:  s.UserAgent,
+			Ip:         s.IP,
+		})
+		if err != nil {
+			return err
+		}
+		return q.CreateRefreshToken(ctx, sqlitedb.CreateRefreshTokenParams{
+			TokenHash: refreshHash, SessionID: s.ID, CreatedAt: millis(s.CreatedAt),
+		})
+	})
+	return mapErr(err, msgUserNotFound, "the session already exists")
+}
+
+func (db *DB) AuthenticateSession(ctx context.Context, sessionID, userID uuid.UUID, now time.Time) (bookstore.Principal, error) {
+	row, err := db.r.AuthenticateSession(ctx, sqlitedb.AuthenticateSessionParams{
+		ID: sessionID, UserID: userID, Now: millis(now),
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		return bookstore.Principal{}, bookstore.Errorf(bookstore.ErrUnauthorized, msgSessionEnded)
+	}
+	if err != nil {
+		return bookstore.Principal{}, mapErr(err, "", "")
+	}
+	if now.Sub(fromMillis(row.LastUsedAt)) > touchEvery {
+		err := db.w.TouchSession(ctx, sqlitedb.TouchSessionParams{ID: sessionID, Now: millis(now)})
+		if err != nil {
+			return bookstore.Principal{}, mapErr(err, "", "")
+		}
+	}
+	return bookstore.Principal{
+		UserID:    userID,
+		SessionID: sessionID,
+		Username:  row.Username,
+		Admin:     row.Admin != 0,
+	}, nil
+}
+
+func (db *DB) RotateRefreshToken(ctx context.Context, oldHash, newHash []byte, now time.Time) (bookstore.Session, error) {
+	// Not db.write: reuse must commit the revocation and still return an
+	// error, so the commit is decided here.
+	tx, err := db.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return bookstore.Session{}, mapErr(err, "", "")
+	}
+	defer tx.Rollback()
+	q := db.w.WithTx(tx)
+
+	s, reused, err := rotateRefreshToken(ctx, q, oldHash, newHash, now)
+	if err != nil {
+		return bookstore.Session{}, mapErr(err, msgRefreshInvalid, "the new refresh token already exists")
+	}
+	if err := tx.Commit(); err != nil {
+		return bookstore.Session{}, mapErr(err, "", "")
+	}
+	if reused {
+		return bookstore.Session{}, bookstore.Errorf(bookstore.ErrRefreshReused, msgRefreshReused)
+	}
+	return s, nil
+}
+
+// rotateRefreshToken reports reused (with a nil error) when oldHash was
+// already spent and it revoked the session; the caller commits that.
+func rotateRefreshToken(ctx context.Context, q *sqlitedb.Queries, oldHash, newHash []byte, now time.Time) (s bookstore.Session, reused bool, err error) {
+	rt, err := q.FindRefreshToken(ctx, oldHash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return s, false, bookstore.Errorf(bookstore.ErrUnauthorized, msgRefreshInvalid)
+	}
+	if err != nil {
+		return s, false, err
+	}
+	if rt.SpentAt.Valid {
+		// Someone holds a copy of a token that was already exchanged:
+		// end the session for every holder.
+		_, err := q.RevokeSession(ctx, sqlitedb.RevokeSessionParams{ID: rt.SessionID, Now: millis(now)})
+		return s, err == nil, err
+	}
+	row, err := q.FindSessionByID(ctx, rt.SessionID)
+	if err != nil {
+		return s, false, err
+	}
+	if !sessionFromRow(row).Live(now) {
+		return s, false, bookstore.Errorf(bookstore.ErrUnauthorized, msgSessionEnded)
+	}
+	if _, err := q.SpendRefreshToken(ctx, sqlitedb.SpendRefreshTokenParams{TokenHash: oldHash, Now: millis(now)}); err != nil {
+		return s, false, err
+	}
+	if err := q.CreateRefreshToken(ctx, sqlitedb.CreateRefreshTokenParams{
+		TokenHash: newHash, SessionID: rt.SessionID, CreatedAt: millis(now),
+	}); err != nil {
+		return s, false, err
+	}
+	row, err = q.SetSessionLastUsed(ctx, sqlitedb.SetSessionLastUsedParams{ID: rt.SessionID, Now: millis(now)})
+	if err != nil {
+		return s, false, err
+	}
+	return sessionFromRow(row), false, nil
+}
+
+func (db *DB) RevokeSessionByRefreshToken(ctx context.Context, hash []byte, now time.Time) (bookstore.Session, error) {
+	var s bookstore.Session
+	err := db.write(ctx, func(q *sqlitedb.Queries) error {
+		rt, err := q.FindRefreshToken(ctx, hash)
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && rt.SpentAt.Valid) {
+			return bookstore.Errorf(bookstore.ErrUnauthorized, msgRefreshInvalid)
+		}
+		if err != nil {
+			return err
+		}
+		row, err := q.FindSessionByID(ctx, rt.SessionID)
+		if err != nil {
+			return err
+		}
+		if !sessionFromRow(row).Live(now) {
+			return bookstore.Errorf(bookstore.ErrUnauthorized, msgSessionEnded)
+		}
+		row, err = q.RevokeSession(ctx, sqlitedb.RevokeSessionParams{ID: rt.SessionID, Now: millis(now)})
+		s = sessionFromRow(row)
+		return err
+	})
+	if err != nil {
+		return bookstore.Session{}, mapErr(err, msgRefreshInvalid, "")
+	}
+	return s, nil
+}
+
+func (db *DB) RevokeSession(ctx context.Context, userID, sessionID uuid.UUID, now time.Time) error {
+	n, err := db.w.RevokeLiveUserSession(ctx, sqlitedb.RevokeLiveUserSessionParams{
+		ID: sessionID, UserID: userID, Now: millis(now),
+	})
+	if err != nil {
+		return mapErr(err, msgSessionNotFound, "")
+	}
+	if n == 0 {
+		return bookstore.Errorf(bookstore.ErrNotFound, msgSessionNotFound)
+	}
+	return nil
+}
+
+func (db *DB) RevokeUserSessions(ctx context.Context, userID uuid.UUID, now time.Time) error {
+	err := db.w.RevokeUserSessions(ctx, sqlitedb.RevokeUserSessionsParams{UserID: userID, Now: millis(now)})
+	return mapErr(err, "", "")
+}
+
+func (db *DB) ListSessions(ctx context.Context, userID uuid.UUID, now time.Time) ([]bookstore.Session, error) {
+	rows, err := db.r.ListSessions(ctx, sqlitedb.ListSessionsParams{UserID: userID, Now: millis(now)})
+	if err != nil {
+		return nil, mapErr(err, "", "")
+	}
+	sessions := make([]bookstore.Session, 0, len(rows))
+	for _, row := range rows {
+		sessions = append(sessions, sessionFromRow(row))
+	}
+	return sessions, nil
+}
+
+func sessionFromRow(r sqlitedb.Session) bookstore.Session {
+	return bookstore.Session{
+		ID:         r.ID,
+		UserID:     r.UserID,
+		CreatedAt:  fromMillis(r.CreatedAt),
+		LastUsedAt: fromMillis(r.LastUsedAt),
+		ExpiresAt:  fromMillis(r.ExpiresAt),
+		RevokedAt:  fromNullMillis(r.RevokedAt),
+		UserAgent:  r.UserAgent,
+		IP:         r.Ip,
+	}
+}

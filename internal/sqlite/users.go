@@ -1,0 +1,127 @@
+package sqlite
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/bookstore/bookstore/gen/sqlitedb"
+	"github.com/bookstore/bookstore/internal/bookstore"
+)
+
+const (
+	msgUserNotFound = "user not found"
+	msgUsernameTaken = "username is taken"
+)
+
+func (db *DB) CreateUser(ctx context.Context, u bookstore.User) error {
+	err := db.w.CreateUser(ctx, sqlitedb.CreateUserParams{
+		ID:           u.ID,
+		Username:     u.Username,
+		PasswordHash: u.PasswordHash,
+		Admin:        boolInt(u.Admin),
+		CreatedAt:    millis(u.CreatedAt),
+	})
+	return mapErr(err, msgUserNotFound, msgUsernameTaken)
+}
+
+func (db *DB) FindUserByID(ctx context.Context, id uuid.UUID) (bookstore.User, error) {
+	row, err := db.r.FindUserByID(ctx, id)
+	if err != nil {
+		return bookstore.User{}, mapErr(err, msgUserNotFound, "")
+	}
+	return userFromRow(row), nil
+}
+
+func (db *DB) FindUserByUsername(ctx context.Context, username string) (bookstore.User, error) {
+	row, err := db.r.FindUserByUsername(ctx, username)
+	if err != nil {
+		return bookstore.User{}, mapErr(err, msgUserNotFound, "")
+	}
+	return userFromRow(row), nil
+}
+
+// ListUsers treats a Limit of zero or less as no limit.
+func (db *DB) ListUsers(ctx context.Context, f bookstore.UserFilter) ([]bookstore.User, error) {
+	p := sqlitedb.ListUsersParams{Pattern: likePattern(f.Query), Limit: limit(f.Limit)}
+	if f.After != nil {
+		p.HasAfter = true
+		p.AfterUsername = f.After.Username
+		p.AfterID = f.After.ID.String()
+	}
+	rows, err := db.r.ListUsers(ctx, p)
+	if err != nil {
+		return nil, mapErr(err, "", "")
+	}
+	users := make([]bookstore.User, 0, len(rows))
+	for _, row := range rows {
+		users = append(users, userFromRow(row))
+	}
+	return users, nil
+}
+
+func (db *DB) SetUserAdmin(ctx context.Context, id uuid.UUID, admin bool) (bookstore.User, error) {
+	row, err := db.w.SetUserAdmin(ctx, sqlitedb.SetUserAdminParams{ID: id, Admin: boolInt(admin)})
+	if err != nil {
+		return bookstore.User{}, mapErr(err, msgUserNotFound, "")
+	}
+	return userFromRow(row), nil
+}
+
+func (db *DB) SetPasswordHash(ctx context.Context, id uuid.UUID, hash string) error {
+	n, err := db.w.SetPasswordHash(ctx, sqlitedb.SetPasswordHashParams{ID: id, PasswordHash: hash})
+	if err != nil {
+		return mapErr(err, msgUserNotFound, "")
+	}
+	if n == 0 {
+		return bookstore.Errorf(bookstore.ErrNotFound, msgUserNotFound)
+	}
+	return nil
+}
+
+func (db *DB) ChangePassword(ctx context.Context, id uuid.UUID, hash string, keep uuid.UUID, now time.Time) error {
+	err := db.write(ctx, func(q *sqlitedb.Queries) error {
+		n, err := q.SetPasswordHash(ctx, sqlitedb.SetPasswordHashParams{ID: id, PasswordHash: hash})
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return bookstore.Errorf(bookstore.ErrNotFound, msgUserNotFound)
+		}
+		return q.RevokeUserSessionsExcept(ctx, sqlitedb.RevokeUserSessionsExceptParams{
+			UserID: id, Keep: keep, Now: millis(now),
+		})
+	})
+	return mapErr(err, msgUserNotFound, "")
+}
+
+// DeleteUser relies on ON DELETE CASCADE for the user's books, sessions
+// (with their refresh tokens) and idempotency keys.
+func (db *DB) DeleteUser(ctx context.Context, id uuid.UUID) error {
+	n, err := db.w.DeleteUser(ctx, id)
+	if err != nil {
+		return mapErr(err, msgUserNotFound, "")
+	}
+	if n == 0 {
+		return bookstore.Errorf(bookstore.ErrNotFound, msgUserNotFound)
+	}
+	return nil
+}
+
+func userFromRow(r sqlitedb.User) bookstore.User {
+	return bookstore.User{
+		ID:           r.ID,
+		Username:     r.Username,
+		PasswordHash: r.PasswordHash,
+		Admin:        r.Admin != 0,
+		CreatedAt:    fromMillis(r.CreatedAt),
+	}
+}
+
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
