@@ -114,7 +114,8 @@ func (kr *Keyring) SigningKID() string { return kr.signer.kid }
 // JWKS returns the public keys, for GET /.well-known/jwks.json: every EdDSA
 // key, retired ones included since their tokens still verify. It is empty
 // when the keyring holds only HS256 keys, whose secrets are never published.
-func (kr *Keyring) JWKS() []JWK { return slices.Clone(kr.jwks) }
+// The slice is never nil, so it encodes as [] rather than null.
+func (kr *Keyring) JWKS() []JWK { return append([]JWK{}, kr.jwks...) }
 
 // NewHS256Key returns a new random 256-bit HS256 key created at now.
 func NewHS256Key(now time.Time) (bookstore.SigningKey, error) {

@@ -1,6 +1,3 @@
-// Package auth does the security work of the API: password hashing and
-// policy, JWT access tokens, and refresh tokens. It speaks the domain types
-// and errors of internal/bookstore and knows nothing about HTTP or SQL.
 package auth
 
 import (

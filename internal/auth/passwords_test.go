@@ -126,7 +126,10 @@ func TestVerifyMalformedPHC(t *testing.T) {
 	h := MustNewHasher(t, fastParams(), 0)
 	var calls atomic.Int32
 	auth.WrapKDF(h, func(next auth.KDF) auth.KDF {
-		return func(p, s []byte, tm, m uint32, th uint8, l uint32) []byte { calls.Add(1); return next(p, s, tm, m, th, l) }
+		return func(p, s []byte, tm, m uint32, th uint8, l uint32) []byte {
+			calls.Add(1)
+			return next(p, s, tm, m, th, l)
+		}
 	})
 	tests := map[string]string{
 		"empty":                "",
@@ -257,7 +260,10 @@ func TestHashWaitHonoursContext(t *testing.T) {
 	// A second hash must wait for the slot and give up when its context ends.
 	ctx, cancel := context.WithCancel(context.Background())
 	second := make(chan error, 1)
-	go func() { _, _, err := h.Verify(ctx, "$argon2id$v=19$m=64,t=1,p=1$c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc", "pw"); second <- err }()
+	go func() {
+		_, _, err := h.Verify(ctx, "$argon2id$v=19$m=64,t=1,p=1$c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc", "pw")
+		second <- err
+	}()
 	cancel()
 	select {
 	case <-entered:

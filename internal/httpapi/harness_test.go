@@ -43,7 +43,7 @@ var (
 func TestMain(m *testing.M) {
 	flag.Parse()
 	httpapi.RegisterFormats()
-	spec, err := oapi.GetSwagger()
+	spec, err := httpapi.LoadSpec()
 	if err != nil {
 		panic(err)
 	}

@@ -4,6 +4,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,9 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/bookstore/bookstore/api"
 	"github.com/bookstore/bookstore/gen/oapi"
 	"github.com/bookstore/bookstore/internal/auth"
 	"github.com/bookstore/bookstore/internal/bookstore"
@@ -71,9 +75,9 @@ func NewHandler(cfg Config) (http.Handler, error) {
 		log:        cfg.Logger,
 		now:        func() time.Time { return now().UTC() },
 	}
-	spec, err := oapi.GetSwagger()
+	spec, err := LoadSpec()
 	if err != nil {
-		return nil, fmt.Errorf("httpapi: load the embedded spec: %w", err)
+		return nil, err
 	}
 	v, err := newValidator(spec)
 	if err != nil {
@@ -94,6 +98,19 @@ func NewHandler(cfg Config) (http.Handler, error) {
 		ErrorHandlerFunc: onRequestError,
 	})
 	return s.observe(s.limitBody(s.authenticate(v.middleware(s, routes)))), nil
+}
+
+// LoadSpec parses api/openapi.yaml as embedded in the binary, exactly as
+// it is served at GET /openapi.yaml.
+func LoadSpec() (*openapi3.T, error) {
+	spec, err := openapi3.NewLoader().LoadFromData(api.OpenAPIYAML)
+	if err != nil {
+		return nil, fmt.Errorf("httpapi: load the spec: %w", err)
+	}
+	if err := spec.Validate(context.Background()); err != nil {
+		return nil, fmt.Errorf("httpapi: the spec is not valid: %w", err)
+	}
+	return spec, nil
 }
 
 // decodeErrorMessage keeps Go's decoder messages that are about the input

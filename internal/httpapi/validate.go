@@ -1,14 +1,17 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
 	"regexp"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -80,6 +83,10 @@ func (v *validator) middleware(s *Server, next http.Handler) http.Handler {
 			writeProblem(w, r, s.log, p)
 			return
 		}
+		if err := checkBodyEncoding(r); err != nil {
+			writeProblem(w, r, s.log, err)
+			return
+		}
 		in := &openapi3filter.RequestValidationInput{Request: r, PathParams: params, Route: route, Options: v.options}
 		if err := openapi3filter.ValidateRequest(r.Context(), in); err != nil {
 			writeProblem(w, r, s.log, validationProblem(info, err))
@@ -114,6 +121,31 @@ func checkMediaType(r *http.Request, op *openapi3.Operation) *problem {
 		}
 	}
 	return unsupportedMediaType(strings.Join(want, " or "))
+}
+
+// checkBodyEncoding reads the body (already capped by limitBody) and
+// refuses invalid UTF-8, which Go's JSON decoder would silently turn into
+// U+FFFD. The body is put back for the validator and the handler.
+func checkBodyEncoding(r *http.Request) error {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil
+	}
+	body, err := io.ReadAll(r.Body)
+	r.Body.Close()
+	if err != nil {
+		var maxBytes *http.MaxBytesError
+		if errors.As(err, &maxBytes) {
+			return payloadTooLarge()
+		}
+		return malformed("the request body could not be read")
+	}
+	if !utf8.Valid(body) {
+		return malformed("the body is not valid UTF-8")
+	}
+	r.ContentLength = int64(len(body))
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	r.Body, _ = r.GetBody()
+	return nil
 }
 
 // validationProblem turns kin-openapi's errors into one problem. A missing

@@ -49,12 +49,13 @@ type options struct {
 // WithBusyTimeout sets how long a statement waits for another connection's
 // lock before failing with bookstore.ErrUnavailable (default 5 s).
 func WithBusyTimeout(d time.Duration) Option {
-	return func(o *options) { o.busyTimeout = d }
+	return func(o *options) { o.busyTimeout = max(d, 0) }
 }
 
-// WithReaders sets the size of the read-only pool (default 4).
+// WithReaders sets the size of the read-only pool (default 4, at least 1:
+// database/sql would read 0 as unlimited).
 func WithReaders(n int) Option {
-	return func(o *options) { o.readers = n }
+	return func(o *options) { o.readers = max(n, 1) }
 }
 
 // Open opens (creating if needed) the database file at path. The directory

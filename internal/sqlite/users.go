@@ -11,7 +11,7 @@ import (
 )
 
 const (
-	msgUserNotFound = "user not found"
+	msgUserNotFound  = "user not found"
 	msgUsernameTaken = "username is taken"
 )
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -100,7 +99,7 @@ func testKeys(t *testing.T, open func(t *testing.T) bookstore.Store) {
 				t.Fatalf("call %d got %q, call 0 got %q", i, got[i], got[0])
 			}
 		}
-		if !slices.ContainsFunc(got[:1], func(v []byte) bool { return bytes.HasPrefix(v, []byte("value-")) }) {
+		if !bytes.HasPrefix(got[0], []byte("value-")) {
 			t.Fatalf("stored %q, not a generated value", got[0])
 		}
 	})

@@ -65,7 +65,9 @@ func testListBooks(t *testing.T, open func(t *testing.T) bookstore.Store) {
 			{"every owner", bookstore.BookFilter{},
 				func(bookstore.Book) bool { return true }},
 			{"author", bookstore.BookFilter{OwnerID: &alice.ID, Author: "FRANK HERBERT"},
-				func(b bookstore.Book) bool { return b.OwnerID == alice.ID && strings.EqualFold(b.Author, "frank herbert") }},
+				func(b bookstore.Book) bool {
+					return b.OwnerID == alice.ID && strings.EqualFold(b.Author, "frank herbert")
+				}},
 			{"query", bookstore.BookFilter{Query: "AUSTEN"},
 				func(b bookstore.Book) bool { return b.Author == "Jane Austen" }},
 		}

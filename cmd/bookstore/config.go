@@ -1,0 +1,374 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bookstore/bookstore/internal/auth"
+)
+
+// setting is one configuration value: its flag, the environment variable
+// behind it and its default. Names and defaults are the contract's (issue 2,
+// "Configuration"); --help prints them from here.
+type setting struct {
+	flag, env, def, arg, usage string
+}
+
+// settings lists every setting, in the order --help shows them.
+func settings() []setting {
+	return []setting{
+		{"addr", "BOOKSTORE_ADDR", "127.0.0.1:8080", "HOST:PORT", "address to listen on"},
+		{"database", "BOOKSTORE_DATABASE_URL", "./bookstore.db", "PATH", "SQLite database: a file path or sqlite:PATH (PostgreSQL is not available yet)"},
+		{"jwt-secret", "BOOKSTORE_JWT_SECRET", "", "SECRET", "HS256 signing key, its bytes as given, at least 32 bytes; prefer the environment variable,\n" +
+			"since a flag shows in the process list (default: a key generated on first start and kept in the database)"},
+		{"jwt-alg", "BOOKSTORE_JWT_ALG", "HS256", "ALG", "JWT signing algorithm: HS256 or EdDSA"},
+		{"access-ttl", "BOOKSTORE_ACCESS_TTL", "15m", "DURATION", "lifetime of an access token (1s to 24h)"},
+		{"refresh-ttl", "BOOKSTORE_REFRESH_TTL", "720h", "DURATION", "absolute lifetime of a session and its refresh tokens; rotation does not extend it"},
+		{"min-password-length", "BOOKSTORE_MIN_PASSWORD_LENGTH", "15", "N", "shortest password accepted, in characters (8 to 128)"},
+		{"throttle", "BOOKSTORE_THROTTLE", "on", "on|off", "throttle failed logins and registrations (off is for benchmarks only)"},
+		{"trusted-proxies", "BOOKSTORE_TRUSTED_PROXIES", "", "CIDRS", "comma-separated CIDR prefixes of proxies whose X-Forwarded-For is trusted"},
+		{"log-level", "BOOKSTORE_LOG_LEVEL", "info", "LEVEL", "log level: debug, info, warn or error"},
+	}
+}
+
+// The first admin is configured by environment only: a password on the
+// command line would show in the process list.
+const (
+	envAdminUsername = "BOOKSTORE_ADMIN_USERNAME"
+	envAdminPassword = "BOOKSTORE_ADMIN_PASSWORD"
+)
+
+// Config is the server's configuration, validated.
+type Config struct {
+	Addr              string
+	DatabasePath      string // a SQLite file
+	JWTSecret         []byte // nil: a key generated on first start and kept in the database
+	JWTAlg            string // auth.AlgHS256 or auth.AlgEdDSA
+	AccessTTL         time.Duration
+	RefreshTTL        time.Duration
+	AdminUsername     string
+	AdminPassword     string
+	MinPasswordLength int
+	Throttle          bool
+	TrustedProxies    []netip.Prefix // validated only: used once throttling reads X-Forwarded-For
+	LogLevel          slog.Level
+}
+
+// LogValue lists the settings that are safe to log: never the JWT secret or
+// the admin password, whatever logs a Config.
+func (c Config) LogValue() slog.Value {
+	proxies := make([]string, len(c.TrustedProxies))
+	for i, p := range c.TrustedProxies {
+		proxies[i] = p.String()
+	}
+	return slog.GroupValue(
+		slog.String("addr", c.Addr),
+		slog.String("database", c.DatabasePath),
+		slog.String("jwt_alg", c.JWTAlg),
+		slog.Bool("jwt_secret_configured", c.JWTSecret != nil),
+		slog.Duration("access_ttl", c.AccessTTL),
+		slog.Duration("refresh_ttl", c.RefreshTTL),
+		slog.Int("min_password_length", c.MinPasswordLength),
+		slog.Bool("throttle", c.Throttle),
+		slog.String("trusted_proxies", strings.Join(proxies, ",")),
+		slog.String("log_level", c.LogLevel.String()),
+	)
+}
+
+// usageError is a mistake in the command line or the configuration. run
+// exits with status 2 for it, 1 for every other error.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// flagSet is one subcommand's flags, each backed by an environment
+// variable: a flag wins over its variable, which wins over the default.
+type flagSet struct {
+	fs       *flag.FlagSet
+	getenv   func(string) string
+	settings map[string]setting
+	values   map[string]*string
+	names    []string // of settings, in help order
+}
+
+// newFlagSet declares the settings named (flag names) on a new FlagSet. The
+// FlagSet prints nothing itself: run decides where help and errors go.
+func newFlagSet(name string, getenv func(string) string, names ...string) *flagSet {
+	f := &flagSet{
+		fs:       flag.NewFlagSet(name, flag.ContinueOnError),
+		getenv:   getenv,
+		settings: make(map[string]setting),
+		values:   make(map[string]*string),
+	}
+	f.fs.SetOutput(io.Discard)
+	f.fs.Usage = func() {}
+	all := make(map[string]setting)
+	for _, s := range settings() {
+		all[s.flag] = s
+	}
+	for _, n := range names {
+		s, ok := all[n]
+		if !ok {
+			panic("bookstore: no setting " + n) // a programming error
+		}
+		f.settings[n] = s
+		f.values[n] = f.fs.String(n, s.def, s.usage)
+		f.names = append(f.names, n)
+	}
+	return f
+}
+
+// parse parses args and refuses positional arguments.
+func (f *flagSet) parse(args []string) error {
+	if err := f.fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usagef("%s", err)
+	}
+	if f.fs.NArg() > 0 {
+		return usagef("unexpected argument %q", f.fs.Arg(0))
+	}
+	return nil
+}
+
+// lookup returns the value of setting name and the name to blame in an
+// error: the flag if it was given, else the environment variable.
+func (f *flagSet) lookup(name string) (value, source string) {
+	s := f.settings[name]
+	given := false
+	f.fs.Visit(func(fl *flag.Flag) { given = given || fl.Name == name })
+	if given {
+		return *f.values[name], "--" + name
+	}
+	// An empty variable counts as unset, as in most shells' ${VAR:-default}.
+	if v := f.getenv(s.env); v != "" {
+		return v, s.env
+	}
+	return s.def, s.env
+}
+
+// printUsage writes the flags of f, each with its variable and default,
+// after the other (setting-less) flags of the FlagSet.
+func (f *flagSet) printUsage(w io.Writer) {
+	fmt.Fprintln(w, "Flags (a flag wins over its environment variable, which wins over the default):")
+	f.fs.VisitAll(func(fl *flag.Flag) {
+		if _, ok := f.settings[fl.Name]; ok {
+			return
+		}
+		arg := " " + strings.ToUpper(fl.Name)
+		if b, ok := fl.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+			arg = ""
+		}
+		fmt.Fprintf(w, "  --%s%s\n      %s\n", fl.Name, arg, fl.Usage)
+	})
+	for _, n := range f.names {
+		s := f.settings[n]
+		def := s.def
+		if def == "" {
+			def = "none"
+		}
+		fmt.Fprintf(w, "  --%s %s\n      %s\n      env %s, default %s\n", s.flag, s.arg,
+			strings.ReplaceAll(s.usage, "\n", "\n      "), s.env, def)
+	}
+}
+
+// The settings, parsed and checked one by one so each subcommand reads only
+// the ones it declared. Every error names the flag or variable to fix.
+
+func (f *flagSet) addr() (string, error) {
+	v, src := f.lookup("addr")
+	if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
+		return "", usagef("%s: %q is not HOST:PORT (e.g. 127.0.0.1:8080, or :8080 for every interface)", src, v)
+	}
+	return v, nil
+}
+
+// databasePath turns BOOKSTORE_DATABASE_URL into a SQLite file path. A
+// PostgreSQL URL is recognised, and refused until that backend exists; it
+// is never echoed, since it may hold a password.
+func (f *flagSet) databasePath() (string, error) {
+	v, src := f.lookup("database")
+	lower := strings.ToLower(v)
+	switch {
+	case strings.HasPrefix(lower, "postgres://") || strings.HasPrefix(lower, "postgresql://"):
+		return "", usagef("%s: PostgreSQL support is not available yet in this build; use a SQLite file path or sqlite:PATH", src)
+	case strings.HasPrefix(lower, "sqlite:"):
+		path := v[len("sqlite:"):]
+		if path == "" || strings.HasPrefix(path, "//") {
+			return "", usagef("%s: write sqlite:PATH, e.g. sqlite:./bookstore.db or sqlite:/var/lib/bookstore/bookstore.db", src)
+		}
+		return path, nil
+	case strings.Contains(v, "://"):
+		scheme := v[:strings.Index(v, "://")]
+		return "", usagef("%s: unsupported database URL scheme %q; use a SQLite file path or sqlite:PATH", src, scheme)
+	case strings.HasPrefix(lower, "file:"):
+		return "", usagef("%s: SQLite URIs (file:...) are not supported; use a file path or sqlite:PATH", src)
+	case v == "":
+		return "", usagef("%s: must not be empty", src)
+	}
+	return v, nil
+}
+
+// jwt reads the algorithm and the optional secret together, since an HS256
+// secret does not fit EdDSA. The secret is never part of an error message.
+func (f *flagSet) jwt() (alg string, secret []byte, err error) {
+	v, src := f.lookup("jwt-alg")
+	switch strings.ToUpper(v) {
+	case strings.ToUpper(auth.AlgHS256):
+		alg = auth.AlgHS256
+	case strings.ToUpper(auth.AlgEdDSA):
+		alg = auth.AlgEdDSA
+	default:
+		return "", nil, usagef("%s: unknown algorithm %q; want HS256 or EdDSA", src, v)
+	}
+	s, src := f.lookup("jwt-secret")
+	if s == "" {
+		return alg, nil, nil
+	}
+	if len(s) < 32 {
+		return "", nil, usagef("%s: must be at least 32 bytes (256 bits), got %d; e.g. openssl rand -base64 32", src, len(s))
+	}
+	if alg != auth.AlgHS256 {
+		return "", nil, usagef("%s: a secret is an HS256 key; unset it to use %s (its key is generated and kept in the database)", src, alg)
+	}
+	return alg, []byte(s), nil
+}
+
+func (f *flagSet) duration(name string, lo, hi time.Duration) (time.Duration, error) {
+	v, src := f.lookup(name)
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, usagef("%s: %q is not a duration (e.g. 15m, 720h)", src, v)
+	}
+	if d < lo || d > hi {
+		return 0, usagef("%s: %v is out of range [%v, %v]", src, d, lo, hi)
+	}
+	return d, nil
+}
+
+func (f *flagSet) ttls() (access, refresh time.Duration, err error) {
+	if access, err = f.duration("access-ttl", time.Second, 24*time.Hour); err != nil {
+		return 0, 0, err
+	}
+	// Ten years is "forever" for a session; more is surely a typo.
+	if refresh, err = f.duration("refresh-ttl", time.Minute, 10*365*24*time.Hour); err != nil {
+		return 0, 0, err
+	}
+	if refresh < access {
+		_, src := f.lookup("refresh-ttl")
+		return 0, 0, usagef("%s: %v is shorter than the access token lifetime %v", src, refresh, access)
+	}
+	return access, refresh, nil
+}
+
+func (f *flagSet) minPasswordLength() (int, error) {
+	v, src := f.lookup("min-password-length")
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, usagef("%s: %q is not a number", src, v)
+	}
+	if n < auth.MinPasswordLength || n > auth.MaxPasswordLength {
+		return 0, usagef("%s: %d is out of range [%d, %d]; passwords shorter than %d are never allowed",
+			src, n, auth.MinPasswordLength, auth.MaxPasswordLength, auth.MinPasswordLength)
+	}
+	return n, nil
+}
+
+func (f *flagSet) throttle() (bool, error) {
+	v, src := f.lookup("throttle")
+	switch strings.ToLower(v) {
+	case "on":
+		return true, nil
+	case "off":
+		return false, nil
+	}
+	return false, usagef("%s: %q is neither on nor off", src, v)
+}
+
+func (f *flagSet) trustedProxies() ([]netip.Prefix, error) {
+	v, src := f.lookup("trusted-proxies")
+	var out []netip.Prefix
+	for item := range strings.SplitSeq(v, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(item)
+		if err != nil {
+			return nil, usagef("%s: %q is not a CIDR prefix (e.g. 10.0.0.0/8 or 2001:db8::/32)", src, item)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+func (f *flagSet) logLevel() (slog.Level, error) {
+	v, src := f.lookup("log-level")
+	switch strings.ToLower(v) {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info":
+		return slog.LevelInfo, nil
+	case "warn", "warning":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, usagef("%s: %q is not one of debug, info, warn, error", src, v)
+}
+
+// serveSettings are the flags of bookstore serve: all of them.
+func serveSettings() []string {
+	var names []string
+	for _, s := range settings() {
+		names = append(names, s.flag)
+	}
+	return names
+}
+
+// serveConfig reads and checks every setting of serve. It returns the
+// first error.
+func serveConfig(f *flagSet) (Config, error) {
+	var c Config
+	var err error
+	if c.Addr, err = f.addr(); err != nil {
+		return Config{}, err
+	}
+	if c.DatabasePath, err = f.databasePath(); err != nil {
+		return Config{}, err
+	}
+	if c.JWTAlg, c.JWTSecret, err = f.jwt(); err != nil {
+		return Config{}, err
+	}
+	if c.AccessTTL, c.RefreshTTL, err = f.ttls(); err != nil {
+		return Config{}, err
+	}
+	if c.MinPasswordLength, err = f.minPasswordLength(); err != nil {
+		return Config{}, err
+	}
+	if c.Throttle, err = f.throttle(); err != nil {
+		return Config{}, err
+	}
+	if c.TrustedProxies, err = f.trustedProxies(); err != nil {
+		return Config{}, err
+	}
+	if c.LogLevel, err = f.logLevel(); err != nil {
+		return Config{}, err
+	}
+	c.AdminUsername = f.getenv(envAdminUsername)
+	c.AdminPassword = f.getenv(envAdminPassword)
+	return c, nil
+}

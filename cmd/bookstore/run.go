@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+)
+
+// version is set at build time: go build -ldflags "-X main.version=...".
+var version = "dev"
+
+const commandsUsage = `Bookstore serves the bookstore REST API described by api/openapi.yaml.
+
+Usage:
+  bookstore [serve] [flags]        serve the API (the default command)
+  bookstore migrate [flags]        apply the database migrations and exit
+  bookstore user create --username NAME [--admin] [flags]
+                                   create a user; the password is read from stdin
+  bookstore version                print the version
+  bookstore help                   print this help
+
+Run 'bookstore COMMAND --help' for the flags of a command.
+`
+
+// run is the whole program: it returns the exit status. 0 is success, 1 a
+// failure, 2 a mistake in the command line or configuration.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	cmd, rest := "serve", args
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, rest = args[0], args[1:]
+	}
+	var err error
+	switch cmd {
+	case "serve":
+		err = runServe(ctx, rest, stdout, stderr, getenv)
+	case "migrate":
+		err = runMigrate(ctx, rest, stdout, stderr, getenv)
+	case "user":
+		err = runUser(ctx, rest, stdin, stdout, stderr, getenv)
+	case "version":
+		if len(rest) > 0 {
+			err = usagef("version takes no arguments")
+			break
+		}
+		fmt.Fprintf(stdout, "bookstore %s %s %s/%s\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	case "help":
+		fmt.Fprint(stdout, commandsUsage)
+	default:
+		fmt.Fprintf(stderr, "bookstore: unknown command %q\n\n%s", cmd, commandsUsage)
+		return 2
+	}
+	var usage *usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0 // the command printed its help
+	case errors.Is(err, exitSilently{}):
+		return 1
+	case errors.As(err, &usage):
+		fmt.Fprintf(stderr, "bookstore: %v\nRun 'bookstore %s --help' for usage.\n", err, cmd)
+		return 2
+	default:
+		fmt.Fprintf(stderr, "bookstore: %v\n", err)
+		return 1
+	}
+}
+
+// parseFlags parses args into f; on --help it prints help to stdout and
+// returns flag.ErrHelp.
+func parseFlags(f *flagSet, args []string, stdout io.Writer, synopsis string) error {
+	err := f.parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintf(stdout, "%s\n", synopsis)
+		f.printUsage(stdout)
+	}
+	return err
+}
+
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	f := newFlagSet("serve", getenv, serveSettings()...)
+	if err := parseFlags(f, args, stdout, commandsUsage+"\nUsage: bookstore [serve] [flags]\n"); err != nil {
+		return err
+	}
+	cfg, err := serveConfig(f)
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr, cfg.LogLevel)
+
+	// The first SIGINT or SIGTERM starts a graceful shutdown; stop() then
+	// restores the default handling, so a second one ends the process at
+	// once when a shutdown hangs.
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+
+	m := NewMain(cfg, log)
+	if err := m.Run(ctx); err != nil {
+		// Logged rather than printed: a server's stderr is a JSON log.
+		log.Error("bookstore stopped", "error", err.Error())
+		return exitSilently{}
+	}
+	return nil
+}
+
+// exitSilently makes run exit 1 without printing: the error is logged.
+type exitSilently struct{}
+
+func (exitSilently) Error() string { return "" }

@@ -1,0 +1,304 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/bookstore/bookstore/internal/auth"
+	"github.com/bookstore/bookstore/internal/bookstore"
+	"github.com/bookstore/bookstore/internal/httpapi"
+	"github.com/bookstore/bookstore/internal/sqlite"
+)
+
+// defaultShutdownTimeout is how long in-flight requests get to finish after
+// SIGINT or SIGTERM. It stays under the 30 s that Kubernetes and systemd
+// wait before killing the process.
+const defaultShutdownTimeout = 20 * time.Second
+
+// registerFormats registers the spec's string formats with kin-openapi. Its
+// format table is process-wide, so this happens once per process, not once
+// per Main (tests run several).
+var registerFormats = sync.OnceFunc(httpapi.RegisterFormats)
+
+// Main is the server: Run opens the database, serves HTTP until its context
+// ends, then shuts down gracefully. Tests run it on 127.0.0.1:0 and read
+// the bound address from Addr once Ready is closed.
+type Main struct {
+	Config          Config
+	Logger          *slog.Logger
+	ShutdownTimeout time.Duration // zero: defaultShutdownTimeout
+
+	// Test hooks. argon2 lowers the hashing cost (zero: the OWASP
+	// defaults); wrap sees every request before the API does.
+	argon2 auth.Argon2Params
+	wrap   func(http.Handler) http.Handler
+
+	ready chan struct{} // closed once listening
+	done  chan struct{} // closed when Run returns
+
+	mu      sync.Mutex
+	started bool
+	closed  bool
+	cancel  context.CancelFunc
+	addr    string
+	err     error // Run's result, read after done is closed
+}
+
+// NewMain returns a Main that has not started.
+func NewMain(cfg Config, logger *slog.Logger) *Main {
+	return &Main{Config: cfg, Logger: logger, ready: make(chan struct{}), done: make(chan struct{})}
+}
+
+// Ready is closed once the server listens: Addr is then valid.
+func (m *Main) Ready() <-chan struct{} { return m.ready }
+
+// Done is closed when Run has returned.
+func (m *Main) Done() <-chan struct{} { return m.done }
+
+// Addr is the address the server listens on, e.g. 127.0.0.1:41234.
+func (m *Main) Addr() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.addr
+}
+
+// Close shuts a running Main down gracefully, waits for Run to return and
+// returns its error. A Main that never ran has nothing to close.
+func (m *Main) Close() error {
+	m.mu.Lock()
+	m.closed = true
+	started, cancel := m.started, m.cancel
+	m.mu.Unlock()
+	if !started {
+		return nil
+	}
+	cancel()
+	<-m.done
+	return m.err
+}
+
+// Run serves until ctx ends, then stops accepting connections, lets the
+// requests in flight finish (up to ShutdownTimeout) and closes the
+// database. It returns nil after a clean shutdown.
+func (m *Main) Run(ctx context.Context) (err error) {
+	m.mu.Lock()
+	if m.started || m.closed {
+		m.mu.Unlock()
+		return errors.New("bookstore: Main.Run called twice or after Close")
+	}
+	m.started = true
+	ctx, m.cancel = context.WithCancel(ctx)
+	m.mu.Unlock()
+	defer func() {
+		m.err = err
+		close(m.done)
+	}()
+	defer m.cancel()
+
+	log := m.Logger
+	log.Info("starting", "version", version, "config", m.Config)
+	if !m.Config.Throttle {
+		log.Warn("throttling is off (BOOKSTORE_THROTTLE=off): use this for benchmarks only")
+	}
+
+	db, err := openDatabase(ctx, m.Config.DatabasePath)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := db.Close(); cerr != nil {
+			err = errors.Join(err, cerr)
+			return
+		}
+		log.Info("database closed")
+	}()
+
+	handler, err := m.handler(ctx, db)
+	if err != nil {
+		return err
+	}
+
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", m.Config.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler: handler,
+		// A slow or stalled client cannot hold a connection (and its
+		// goroutine) for long: headers in 5 s, the whole request in 30 s.
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	m.mu.Lock()
+	m.addr = ln.Addr().String()
+	m.mu.Unlock()
+	close(m.ready)
+	log.Info("listening", "addr", m.addr)
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+
+	timeout := m.ShutdownTimeout
+	if timeout <= 0 {
+		timeout = defaultShutdownTimeout
+	}
+	log.Info("shutting down", "timeout", timeout)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		// Requests are still running after the grace period: cut their
+		// connections so the database can close, and say so in the status.
+		srv.Close()
+		<-served
+		return fmt.Errorf("shutdown: requests still running after %v were cut off", timeout)
+	}
+	<-served // http.ErrServerClosed
+	log.Info("stopped")
+	return nil
+}
+
+// openDatabase opens the SQLite file and applies pending migrations.
+func openDatabase(ctx context.Context, path string) (*sqlite.DB, error) {
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// handler builds the API over db: password hashing, the signing keys (made
+// and stored on first start), access tokens and the cursor key.
+func (m *Main) handler(ctx context.Context, db *sqlite.DB) (http.Handler, error) {
+	cfg, log := m.Config, m.Logger
+	params := m.argon2
+	if params == (auth.Argon2Params{}) {
+		params = auth.DefaultArgon2Params()
+	}
+	hasher, err := auth.NewHasher(params, runtime.NumCPU())
+	if err != nil {
+		return nil, err
+	}
+	policy, err := auth.NewPasswordPolicy(cfg.MinPasswordLength)
+	if err != nil {
+		return nil, err
+	}
+	keyring, err := auth.LoadKeyring(ctx, db, cfg.JWTAlg, cfg.JWTSecret, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	log.Info("signing key loaded", "alg", cfg.JWTAlg, "kid", keyring.SigningKID(), "from_secret", cfg.JWTSecret != nil)
+	tokens, err := auth.NewAccessTokens(auth.AccessTokenConfig{AccessTTL: cfg.AccessTTL, Keyring: keyring})
+	if err != nil {
+		return nil, err
+	}
+	// Kept in the database so cursors stay valid across restarts and
+	// replicas.
+	cursorKey, err := db.Secret(ctx, "cursor-hmac", func() ([]byte, error) {
+		return randomBytes(32), nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load the cursor key: %w", err)
+	}
+	if err := bootstrapAdmin(ctx, db, hasher, policy, cfg.AdminUsername, cfg.AdminPassword, log); err != nil {
+		return nil, err
+	}
+	registerFormats()
+	h, err := httpapi.NewHandler(httpapi.Config{
+		Store:      db,
+		Tokens:     tokens,
+		Keyring:    keyring,
+		Hasher:     hasher,
+		Policy:     policy,
+		RefreshTTL: cfg.RefreshTTL,
+		CursorKey:  cursorKey,
+		Logger:     log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if m.wrap != nil {
+		h = m.wrap(h)
+	}
+	return h, nil
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b) // never fails: it crashes the program instead
+	return b
+}
+
+// bootstrapAdmin creates the admin named by BOOKSTORE_ADMIN_USERNAME and
+// BOOKSTORE_ADMIN_PASSWORD when both are set and no such user exists. An
+// existing user is left alone, so restarts with the variables still set
+// are harmless and never reset a password.
+func bootstrapAdmin(ctx context.Context, users bookstore.UserStore, h *auth.Hasher, policy auth.PasswordPolicy, username, password string, log *slog.Logger) error {
+	switch {
+	case username == "" && password == "":
+		return nil
+	case password == "":
+		// Dropping the password after the first start is good practice.
+		log.Info(envAdminUsername + " is set without " + envAdminPassword + ": no admin is created")
+		return nil
+	case username == "":
+		log.Warn(envAdminPassword + " is set without " + envAdminUsername + ": no admin is created")
+		return nil
+	}
+	existing, err := users.FindUserByUsername(ctx, username)
+	switch {
+	case err == nil:
+		if existing.Admin {
+			log.Info("the admin from "+envAdminUsername+" exists; left unchanged", "username", existing.Username)
+		} else {
+			log.Warn("the user named by "+envAdminUsername+" exists but is not an admin; left unchanged", "username", existing.Username)
+		}
+		return nil
+	case !errors.Is(err, bookstore.ErrNotFound):
+		return fmt.Errorf("look up the first admin: %w", err)
+	}
+	u, err := auth.NewUser(ctx, h, policy, username, password, true, time.Now())
+	if err != nil {
+		return fmt.Errorf("%s/%s: %s", envAdminUsername, envAdminPassword, clientMessage(err))
+	}
+	if err := users.CreateUser(ctx, u); err != nil {
+		if errors.Is(err, bookstore.ErrConflict) { // another replica was quicker
+			log.Info("the admin from "+envAdminUsername+" exists; left unchanged", "username", username)
+			return nil
+		}
+		return fmt.Errorf("create the first admin: %w", err)
+	}
+	log.Info("created the first admin", "username", u.Username, "user_id", u.ID.String())
+	return nil
+}
+
+// clientMessage is the message of a domain error without its kind
+// ("password is too common", not "invalid: password is too common").
+func clientMessage(err error) string {
+	var de *bookstore.Error
+	if errors.As(err, &de) {
+		return de.Message
+	}
+	return err.Error()
+}

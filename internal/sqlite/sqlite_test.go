@@ -1,0 +1,310 @@
+package sqlite_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/bookstore/bookstore/internal/bookstore"
+	"github.com/bookstore/bookstore/internal/sqlite"
+	"github.com/bookstore/bookstore/internal/storetest"
+)
+
+// mustOpen opens and migrates a new database file in t.TempDir().
+func mustOpen(t testing.TB, opts ...sqlite.Option) (*sqlite.DB, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "bookstore.db")
+	db, err := sqlite.Open(t.Context(), path, opts...)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	if err := db.Migrate(t.Context()); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	return db, path
+}
+
+func TestStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) bookstore.Store {
+		db, _ := mustOpen(t)
+		return db
+	})
+}
+
+func TestPragmasOnEveryConnection(t *testing.T) {
+	db, _ := mustOpen(t)
+	ctx := t.Context()
+	pools := []struct {
+		name  string
+		pool  *sql.DB
+		conns int
+		want  map[string]string
+	}{
+		{"writer", db.Writer(), 1, map[string]string{
+			"journal_mode": "wal", "foreign_keys": "1", "busy_timeout": "5000", "synchronous": "1",
+		}},
+		{"reader", db.Reader(), 4, map[string]string{
+			"journal_mode": "wal", "foreign_keys": "1", "busy_timeout": "5000",
+		}},
+	}
+	for _, p := range pools {
+		// Hold every connection of the pool at once, so each is a
+		// distinct connection that ran the DSN's pragmas itself.
+		var conns []*sql.Conn
+		for range p.conns {
+			c, err := p.pool.Conn(ctx)
+			if err != nil {
+				t.Fatalf("%s: Conn: %v", p.name, err)
+			}
+			defer c.Close()
+			conns = append(conns, c)
+		}
+		for i, c := range conns {
+			for pragma, want := range p.want {
+				var got string
+				if err := c.QueryRowContext(ctx, "PRAGMA "+pragma).Scan(&got); err != nil {
+					t.Fatalf("%s conn %d: PRAGMA %s: %v", p.name, i, pragma, err)
+				}
+				if got != want {
+					t.Errorf("%s conn %d: %s = %s, want %s", p.name, i, pragma, got, want)
+				}
+			}
+		}
+	}
+}
+
+func TestReaderIsReadOnly(t *testing.T) {
+	db, _ := mustOpen(t)
+	_, err := db.Reader().ExecContext(t.Context(),
+		"INSERT INTO server_secrets (name, value, created_at) VALUES ('x', x'00', 0)")
+	if err == nil {
+		t.Fatal("the reader pool accepted a write")
+	}
+}
+
+func TestBusyIsUnavailable(t *testing.T) {
+	db, path := mustOpen(t, sqlite.WithBusyTimeout(100*time.Millisecond))
+	ctx := t.Context()
+
+	// Another process (here: another pool) holds the write lock.
+	other, err := sql.Open("sqlite", "file:"+path+"?_txlock=immediate")
+	if err != nil {
+		t.Fatalf("open second connection: %v", err)
+	}
+	defer other.Close()
+	tx, err := other.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatalf("BEGIN IMMEDIATE: %v", err)
+	}
+	defer tx.Rollback()
+
+	u := bookstore.User{ID: uuid.New(), Username: "alice", PasswordHash: "h", CreatedAt: time.Now()}
+	start := time.Now()
+	err = db.CreateUser(ctx, u)
+	if !errors.Is(err, bookstore.ErrUnavailable) {
+		t.Fatalf("CreateUser under a held lock: err = %v, want ErrUnavailable", err)
+	}
+	if waited := time.Since(start); waited < 100*time.Millisecond {
+		t.Errorf("gave up after %v, before busy_timeout", waited)
+	}
+	if de, ok := errors.AsType[*bookstore.Error](err); !ok || strings.Contains(de.Message, "lock") {
+		t.Errorf("err = %v: want a *bookstore.Error whose message has no driver text", err)
+	}
+	if !strings.Contains(err.Error(), "locked") {
+		t.Errorf("Error() = %q: want the driver's cause for the logs", err)
+	}
+
+	// Reads go on under the writer's lock (WAL).
+	if _, err := db.FindUserByUsername(ctx, "alice"); !errors.Is(err, bookstore.ErrNotFound) {
+		t.Errorf("read under a held write lock: %v", err)
+	}
+
+	if err := tx.Rollback(); err != nil {
+		t.Fatalf("ROLLBACK: %v", err)
+	}
+	if err := db.CreateUser(ctx, u); err != nil {
+		t.Fatalf("CreateUser after the lock is gone: %v", err)
+	}
+}
+
+func TestConflictMessages(t *testing.T) {
+	db, _ := mustOpen(t)
+	ctx := t.Context()
+	u := bookstore.User{ID: uuid.New(), Username: "alice", PasswordHash: "h", CreatedAt: time.Now()}
+	if err := db.CreateUser(ctx, u); err != nil {
+		t.Fatalf("CreateUser: %v", err)
+	}
+	u.ID = uuid.New()
+	u.Username = "ALICE"
+	err := db.CreateUser(ctx, u)
+	de, ok := errors.AsType[*bookstore.Error](err)
+	if !ok || de.Kind != bookstore.ErrConflict || de.Message != "username is taken" {
+		t.Fatalf("err = %#v, want ErrConflict %q", err, "username is taken")
+	}
+	if !strings.Contains(err.Error(), "UNIQUE") {
+		t.Errorf("Error() = %q: want the driver's cause for the logs", err)
+	}
+}
+
+// The per-owner listings must be index range scans in the order asked for:
+// no sort step, whichever direction and with or without a keyset position.
+func TestListBooksQueryPlan(t *testing.T) {
+	db, _ := mustOpen(t)
+	owner := uuid.New()
+	for _, sort := range bookstore.BookSorts {
+		column := strings.TrimPrefix(string(sort), "-")
+		after := &bookstore.Book{ID: uuid.New(), Title: "m", PriceCents: 5, CreatedAt: time.Now()}
+		tests := []struct {
+			name      string
+			filter    bookstore.BookFilter
+			wantIndex string
+		}{
+			{"owner", bookstore.BookFilter{OwnerID: &owner}, "books_owner_" + strings.TrimSuffix(column, "_cents")},
+			{"owner after", bookstore.BookFilter{OwnerID: &owner, After: after}, "books_owner_" + strings.TrimSuffix(column, "_cents")},
+			{"owner query", bookstore.BookFilter{OwnerID: &owner, Query: "x", After: after}, "books_owner_" + strings.TrimSuffix(column, "_cents")},
+			{"all owners", bookstore.BookFilter{}, "books_" + strings.TrimSuffix(column, "_cents")},
+			{"all owners after", bookstore.BookFilter{After: after}, "books_" + strings.TrimSuffix(column, "_cents")},
+		}
+		for _, tc := range tests {
+			t.Run(fmt.Sprintf("%s/%s", sort, tc.name), func(t *testing.T) {
+				f := tc.filter
+				f.Sort, f.Limit = sort, 20
+				query, args, err := sqlite.ListBooksQuery(f)
+				if err != nil {
+					t.Fatalf("ListBooksQuery: %v", err)
+				}
+				plan := explain(t, db.Reader(), query, args)
+				if strings.Contains(plan, "TEMP B-TREE") {
+					t.Errorf("plan sorts:\n%s\nquery: %s", plan, query)
+				}
+				if !regexp.MustCompile(`INDEX ` + tc.wantIndex + `\b`).MatchString(plan) {
+					t.Errorf("plan does not use %s:\n%s\nquery: %s", tc.wantIndex, plan, query)
+				}
+			})
+		}
+	}
+}
+
+func explain(t *testing.T, db *sql.DB, query string, args []any) string {
+	t.Helper()
+	rows, err := db.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+query, args...)
+	if err != nil {
+		t.Fatalf("EXPLAIN QUERY PLAN: %v", err)
+	}
+	defer rows.Close()
+	var lines []string
+	for rows.Next() {
+		var id, parent, notUsed int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notUsed, &detail); err != nil {
+			t.Fatalf("scan plan: %v", err)
+		}
+		lines = append(lines, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("plan: %v", err)
+	}
+	return strings.Join(lines, "\n")
+}
+
+func TestOpen(t *testing.T) {
+	t.Run("MissingDirectory", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "no", "such", "dir", "bookstore.db")
+		db, err := sqlite.Open(t.Context(), path)
+		if err == nil {
+			db.Close()
+			t.Fatal("Open succeeded in a directory that does not exist")
+		}
+		if !strings.Contains(err.Error(), "does not exist") {
+			t.Errorf("err = %v: want it to say the directory does not exist", err)
+		}
+		if _, err := os.Stat(filepath.Dir(path)); !os.IsNotExist(err) {
+			t.Errorf("Open created the directory")
+		}
+	})
+
+	t.Run("PathNeedsEscaping", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "a dir?with#odd%chars")
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, "bookstore.db")
+		db, err := sqlite.Open(t.Context(), path)
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		defer db.Close()
+		if err := db.Migrate(t.Context()); err != nil {
+			t.Fatalf("Migrate: %v", err)
+		}
+		if _, err := os.Stat(path); err != nil {
+			t.Fatalf("database not at %q: %v", path, err)
+		}
+	})
+
+	t.Run("NoImplicitMigration", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "bookstore.db")
+		db, err := sqlite.Open(t.Context(), path)
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		defer db.Close()
+		if _, err := db.FindUserByID(t.Context(), uuid.New()); err == nil || errors.Is(err, bookstore.ErrNotFound) {
+			t.Fatalf("query before Migrate: err = %v, want no such table", err)
+		}
+	})
+
+	t.Run("ReopenAndMigrateAgain", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "bookstore.db")
+		u := bookstore.User{ID: uuid.New(), Username: "alice", PasswordHash: "h", CreatedAt: time.UnixMilli(1_700_000_000_000).UTC()}
+		for i := range 2 {
+			db, err := sqlite.Open(t.Context(), path)
+			if err != nil {
+				t.Fatalf("Open %d: %v", i, err)
+			}
+			if err := db.Migrate(t.Context()); err != nil {
+				t.Fatalf("Migrate %d: %v", i, err)
+			}
+			if i == 0 {
+				if err := db.CreateUser(t.Context(), u); err != nil {
+					t.Fatalf("CreateUser: %v", err)
+				}
+			} else if got, err := db.FindUserByID(t.Context(), u.ID); err != nil || got.Username != "alice" {
+				t.Fatalf("after reopening: %+v, %v", got, err)
+			}
+			if err := db.Close(); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+			// Close checkpoints: the database file alone is complete.
+			if fi, err := os.Stat(path + "-wal"); err == nil && fi.Size() > 0 {
+				t.Errorf("WAL left with %d bytes after Close", fi.Size())
+			}
+		}
+	})
+}
+
+func TestPing(t *testing.T) {
+	db, _ := mustOpen(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	if err := db.Ping(ctx); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
+	cancel()
+	if err := db.Ping(ctx); err == nil {
+		t.Fatal("Ping with a cancelled context succeeded")
+	}
+}
