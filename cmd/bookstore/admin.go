@@ -49,13 +49,13 @@ For example:
 func runUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) error {
 	if len(args) == 0 || args[0] != "create" {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
-			fmt.Fprint(stdout, userUsage)
+			io.WriteString(stdout, userUsage)
 			return nil
 		}
 		return usagef("user: want the subcommand create")
 	}
 	f := newFlagSet("user create", getenv, "database", "min-password-length", "log-level")
-	username := f.fs.String("username", "", "the new user's name (3 to 50 of A-Z a-z 0-9 _ . -)")
+	username := f.fs.String("username", "", "the new user's `NAME` (3 to 50 of A-Z a-z 0-9 _ . -)")
 	admin := f.fs.Bool("admin", false, "make the user an admin")
 	if err := parseFlags(f, args[1:], stdout, userUsage); err != nil {
 		return err
@@ -99,16 +99,19 @@ func runUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	if err := db.CreateUser(ctx, u); err != nil {
-		if errors.Is(err, bookstore.ErrConflict) {
-			return fmt.Errorf("the username %s is taken (usernames are compared case-insensitively)", u.Username)
-		}
+	err = db.CreateUser(ctx, u)
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if errors.Is(err, bookstore.ErrConflict) {
+		return fmt.Errorf("the username %s is taken (usernames are compared case-insensitively)", u.Username)
+	}
+	if err != nil {
 		return err
 	}
 	newLogger(stderr, level).Info("created user", "username", u.Username, "user_id", u.ID.String(), "admin", u.Admin)
 	fmt.Fprintln(stdout, u.ID)
-	return db.Close()
+	return nil
 }
 
 // maxPasswordLine bounds what is read from stdin: the policy allows 128

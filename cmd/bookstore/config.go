@@ -74,8 +74,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("database", c.DatabasePath),
 		slog.String("jwt_alg", c.JWTAlg),
 		slog.Bool("jwt_secret_configured", c.JWTSecret != nil),
-		slog.Duration("access_ttl", c.AccessTTL),
-		slog.Duration("refresh_ttl", c.RefreshTTL),
+		slog.String("access_ttl", c.AccessTTL.String()),
+		slog.String("refresh_ttl", c.RefreshTTL.String()),
 		slog.Int("min_password_length", c.MinPasswordLength),
 		slog.Bool("throttle", c.Throttle),
 		slog.String("trusted_proxies", strings.Join(proxies, ",")),
@@ -168,11 +168,11 @@ func (f *flagSet) printUsage(w io.Writer) {
 		if _, ok := f.settings[fl.Name]; ok {
 			return
 		}
-		arg := " " + strings.ToUpper(fl.Name)
-		if b, ok := fl.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
-			arg = ""
+		arg, usage := flag.UnquoteUsage(fl) // "the `NAME`" → NAME, "the NAME"
+		if arg != "" {
+			arg = " " + arg
 		}
-		fmt.Fprintf(w, "  --%s%s\n      %s\n", fl.Name, arg, fl.Usage)
+		fmt.Fprintf(w, "  --%s%s\n      %s\n", fl.Name, arg, usage)
 	})
 	for _, n := range f.names {
 		s := f.settings[n]

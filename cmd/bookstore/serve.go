@@ -160,7 +160,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if timeout <= 0 {
 		timeout = defaultShutdownTimeout
 	}
-	log.Info("shutting down", "timeout", timeout)
+	log.Info("shutting down", "timeout", timeout.String())
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {

@@ -44,7 +44,10 @@ func (s *Server) Login(ctx context.Context, req oapi.LoginRequestObject) (oapi.L
 		return nil, badRequest("send the username and password as a JSON body or with HTTP Basic",
 			fieldError{"body", "credentials are required"})
 	}
-	u, err := s.checkPassword(ctx, username, password)
+	u, err := s.hasher.CheckPassword(ctx, s.store, username, password)
+	if errors.Is(err, auth.ErrInvalidCredentials) {
+		return nil, invalidCredentials()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -53,38 +56,6 @@ func (s *Server) Login(ctx context.Context, req oapi.LoginRequestObject) (oapi.L
 		return nil, err
 	}
 	return oapi.Login200JSONResponse{TokenPairJSONResponse: pair}, nil
-}
-
-// checkPassword returns the user whose password this is. Unknown users and
-// wrong passwords cost one hash each and get the same answer.
-func (s *Server) checkPassword(ctx context.Context, username, password string) (bookstore.User, error) {
-	u, err := s.store.FindUserByUsername(ctx, username)
-	if errors.Is(err, bookstore.ErrNotFound) {
-		if _, err := s.hasher.VerifyDummy(ctx, password); err != nil {
-			return bookstore.User{}, err
-		}
-		return bookstore.User{}, invalidCredentials()
-	}
-	if err != nil {
-		return bookstore.User{}, err
-	}
-	ok, needsRehash, err := s.hasher.Verify(ctx, u.PasswordHash, password)
-	if err != nil {
-		return bookstore.User{}, err
-	}
-	if !ok {
-		return bookstore.User{}, invalidCredentials()
-	}
-	if needsRehash {
-		// Upgrade the stored parameters while we hold the password; a failure
-		// only postpones the upgrade to the next login.
-		if hash, err := s.hasher.Hash(ctx, password); err == nil {
-			if err := s.store.SetPasswordHash(ctx, u.ID, hash); err != nil {
-				s.log.WarnContext(ctx, "password rehash not stored", "user_id", u.ID, "error", err)
-			}
-		}
-	}
-	return u, nil
 }
 
 // startSession opens a session for userID and returns its first token pair.

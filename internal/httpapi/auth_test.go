@@ -387,3 +387,33 @@ func TestTokenAttacks(t *testing.T) {
 		}
 	})
 }
+
+// TestNoSecretsInLogs runs a whole session and checks the log never holds
+// a password, token or hash, and that each request left one line.
+func TestNoSecretsInLogs(t *testing.T) {
+	api := newTestAPI(t)
+	ctx := context.Background()
+	alice := api.register("alice")
+	res, _ := api.Client.RefreshTokenWithResponse(ctx, oapi.RefreshRequest{RefreshToken: alice.Refresh})
+	api.Client.RefreshTokenWithResponse(ctx, oapi.RefreshRequest{RefreshToken: alice.Refresh}) // reuse
+	api.do("POST", "/auth/login", jsonHeader(""), `{"username":"alice","password":"wrong password wrong"}`)
+	api.do("GET", "/books", http.Header{"Authorization": {"Bearer " + alice.Access + "x"}}, "")
+	u, _ := api.Store.FindUserByUsername(ctx, "alice")
+	logs := api.Logs.String()
+	for name, secret := range map[string]string{
+		"password": strongPassword, "wrong password": "wrong password wrong", "access token": alice.Access,
+		"refresh token": alice.Refresh, "rotated refresh token": res.JSON200.RefreshToken, "hash": u.PasswordHash,
+	} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("the log contains the %s", name)
+		}
+	}
+	if n := strings.Count(logs, `"msg":"request"`); n != 6 {
+		t.Errorf("%d request lines for 6 requests:\n%s", n, logs)
+	}
+	for _, want := range []string{`"route":"/auth/login"`, `"status":401`, `"request_id":`, `"duration":`, `"method":"POST"`} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("no %s in the log", want)
+		}
+	}
+}

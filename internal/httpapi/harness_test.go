@@ -91,6 +91,26 @@ type testAPI struct {
 	Hasher *auth.Hasher
 	// allow5xx lets a test that provokes a server-side failure through.
 	allow5xx bool
+	// Logs holds every log line the server wrote, at debug level.
+	Logs *syncBuffer
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's concurrent writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // cheapArgon2 keeps the suite fast; the cost parameters themselves are
@@ -143,15 +163,16 @@ func newTestAPI(t *testing.T, opt ...func(*apiOptions)) *testAPI {
 	if err != nil {
 		t.Fatal(err)
 	}
+	logs := &syncBuffer{}
 	h, err := httpapi.NewHandler(httpapi.Config{
 		Store: db, Tokens: tokens, Keyring: keyring, Hasher: hasher, Policy: policy,
 		RefreshTTL: 720 * time.Hour, CursorKey: bytes.Repeat([]byte{7}, 32),
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: o.now,
+		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Now: o.now,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := &testAPI{t: t, Store: db, Hasher: hasher}
+	api := &testAPI{t: t, Store: db, Hasher: hasher, Logs: logs}
 	srv := httptest.NewServer(api.checkResponses(h))
 	t.Cleanup(srv.Close)
 	api.URL = srv.URL

@@ -194,8 +194,8 @@ func (db *DB) DeleteBook(ctx context.Context, id uuid.UUID, check func(bookstore
 // ListBooks is the one query not written in sql/sqlite/queries: the caller
 // picks the ORDER BY, and with it the keyset condition, which sqlc cannot
 // express (a CASE in ORDER BY would also defeat the indexes). The statement is
-// assembled from the fixed fragments below only; every value is a bound
-// parameter. Sort "" means SortTitle; a Limit of zero or less means no limit.
+// assembled only from fixed fragments (bookOrders, listBooksQuery); every
+// value is a bound parameter. Sort "" means SortTitle; a Limit of zero or less means no limit.
 func (db *DB) ListBooks(ctx context.Context, f bookstore.BookFilter) ([]bookstore.Book, error) {
 	query, args, err := listBooksQuery(f)
 	if err != nil {

@@ -1,0 +1,210 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net/netip"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// envFunc is a getenv over a map.
+func envFunc(env map[string]string) func(string) string {
+	return func(k string) string { return env[k] }
+}
+
+func parseServeConfig(args []string, env map[string]string) (Config, error) {
+	f := newFlagSet("serve", envFunc(env), serveSettings()...)
+	if err := f.parse(args); err != nil {
+		return Config{}, err
+	}
+	return serveConfig(f)
+}
+
+const secret32 = "0123456789abcdef0123456789abcdef"
+
+func TestServeConfig(t *testing.T) {
+	defaults := Config{
+		Addr:              "127.0.0.1:8080",
+		DatabasePath:      "./bookstore.db",
+		JWTAlg:            "HS256",
+		AccessTTL:         15 * time.Minute,
+		RefreshTTL:        720 * time.Hour,
+		MinPasswordLength: 15,
+		Throttle:          true,
+		LogLevel:          slog.LevelInfo,
+	}
+	with := func(change func(*Config)) Config {
+		c := defaults
+		change(&c)
+		return c
+	}
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want Config
+	}{
+		{name: "defaults", want: defaults},
+		{
+			name: "environment",
+			env: map[string]string{
+				"BOOKSTORE_ADDR":                "0.0.0.0:9000",
+				"BOOKSTORE_DATABASE_URL":        "sqlite:/var/lib/bookstore/db.sqlite",
+				"BOOKSTORE_JWT_SECRET":          secret32,
+				"BOOKSTORE_JWT_ALG":             "hs256",
+				"BOOKSTORE_ACCESS_TTL":          "5m",
+				"BOOKSTORE_REFRESH_TTL":         "24h",
+				"BOOKSTORE_ADMIN_USERNAME":      "root",
+				"BOOKSTORE_ADMIN_PASSWORD":      "pw",
+				"BOOKSTORE_MIN_PASSWORD_LENGTH": "8",
+				"BOOKSTORE_THROTTLE":            "off",
+				"BOOKSTORE_TRUSTED_PROXIES":     "10.0.0.0/8, 192.168.1.7/24,2001:db8::/32",
+				"BOOKSTORE_LOG_LEVEL":           "debug",
+			},
+			want: Config{
+				Addr:              "0.0.0.0:9000",
+				DatabasePath:      "/var/lib/bookstore/db.sqlite",
+				JWTSecret:         []byte(secret32),
+				JWTAlg:            "HS256",
+				AccessTTL:         5 * time.Minute,
+				RefreshTTL:        24 * time.Hour,
+				AdminUsername:     "root",
+				AdminPassword:     "pw",
+				MinPasswordLength: 8,
+				Throttle:          false,
+				TrustedProxies: []netip.Prefix{
+					netip.MustParsePrefix("10.0.0.0/8"),
+					netip.MustParsePrefix("192.168.1.0/24"),
+					netip.MustParsePrefix("2001:db8::/32"),
+				},
+				LogLevel: slog.LevelDebug,
+			},
+		},
+		{
+			name: "flags win over the environment",
+			args: []string{"--addr", "127.0.0.1:9", "--database=other.db", "--jwt-alg", "EdDSA", "--log-level", "warn", "--throttle", "on"},
+			env:  map[string]string{"BOOKSTORE_ADDR": "0.0.0.0:9000", "BOOKSTORE_DATABASE_URL": "env.db", "BOOKSTORE_LOG_LEVEL": "debug", "BOOKSTORE_THROTTLE": "off"},
+			want: with(func(c *Config) {
+				c.Addr, c.DatabasePath, c.JWTAlg, c.LogLevel = "127.0.0.1:9", "other.db", "EdDSA", slog.LevelWarn
+			}),
+		},
+		{
+			name: "an empty variable counts as unset",
+			env:  map[string]string{"BOOKSTORE_ADDR": "", "BOOKSTORE_JWT_SECRET": ""},
+			want: defaults,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseServeConfig(tt.args, tt.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got  %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestServeConfigRefusesBadValues(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		want    []string // substrings of the error
+		notWant string   // a secret the error must not repeat
+	}{
+		{name: "short secret", env: map[string]string{"BOOKSTORE_JWT_SECRET": "hunter2-hunter2"},
+			want: []string{"BOOKSTORE_JWT_SECRET", "at least 32 bytes"}, notWant: "hunter2"},
+		{name: "short secret flag", args: []string{"--jwt-secret", "hunter2-hunter2"}, env: map[string]string{"BOOKSTORE_JWT_SECRET": secret32},
+			want: []string{"--jwt-secret", "at least 32 bytes"}, notWant: "hunter2"},
+		{name: "secret with EdDSA", env: map[string]string{"BOOKSTORE_JWT_SECRET": secret32, "BOOKSTORE_JWT_ALG": "EdDSA"},
+			want: []string{"BOOKSTORE_JWT_SECRET", "HS256"}, notWant: secret32},
+		{name: "min password length 7", env: map[string]string{"BOOKSTORE_MIN_PASSWORD_LENGTH": "7"},
+			want: []string{"BOOKSTORE_MIN_PASSWORD_LENGTH", "never allowed"}},
+		{name: "min password length not a number", args: []string{"--min-password-length", "ten"},
+			want: []string{"--min-password-length", "not a number"}},
+		{name: "unknown alg", env: map[string]string{"BOOKSTORE_JWT_ALG": "RS256"},
+			want: []string{"BOOKSTORE_JWT_ALG", `"RS256"`, "HS256 or EdDSA"}},
+		{name: "alg none", args: []string{"--jwt-alg", "none"}, want: []string{"--jwt-alg"}},
+		{name: "bad CIDR", env: map[string]string{"BOOKSTORE_TRUSTED_PROXIES": "10.0.0.0/8,10.0.0.0/33"},
+			want: []string{"BOOKSTORE_TRUSTED_PROXIES", `"10.0.0.0/33"`}},
+		{name: "bare IP is not a CIDR", args: []string{"--trusted-proxies", "10.1.2.3"},
+			want: []string{"--trusted-proxies", "CIDR"}},
+		{name: "bad scheme", env: map[string]string{"BOOKSTORE_DATABASE_URL": "mysql://u:secretpw@db/bookstore"},
+			want: []string{"BOOKSTORE_DATABASE_URL", `unsupported database URL scheme "mysql"`}, notWant: "secretpw"},
+		{name: "postgres URL", env: map[string]string{"BOOKSTORE_DATABASE_URL": "postgres://u:secretpw@db/bookstore"},
+			want: []string{"BOOKSTORE_DATABASE_URL", "PostgreSQL support is not available yet"}, notWant: "secretpw"},
+		{name: "postgresql URL", args: []string{"--database", "postgresql://db/bookstore"},
+			want: []string{"--database", "PostgreSQL support is not available yet"}},
+		{name: "sqlite URL with slashes", env: map[string]string{"BOOKSTORE_DATABASE_URL": "sqlite:///tmp/x.db"},
+			want: []string{"BOOKSTORE_DATABASE_URL", "sqlite:PATH"}},
+		{name: "empty sqlite path", args: []string{"--database", "sqlite:"}, want: []string{"--database"}},
+		{name: "file URI", args: []string{"--database", "file:x.db?mode=memory"}, want: []string{"--database", "file:"}},
+		{name: "bad addr", env: map[string]string{"BOOKSTORE_ADDR": "8080"}, want: []string{"BOOKSTORE_ADDR", "HOST:PORT"}},
+		{name: "bad access ttl", env: map[string]string{"BOOKSTORE_ACCESS_TTL": "soon"}, want: []string{"BOOKSTORE_ACCESS_TTL", "duration"}},
+		{name: "access ttl too long", args: []string{"--access-ttl", "48h"}, want: []string{"--access-ttl", "out of range"}},
+		{name: "refresh shorter than access", env: map[string]string{"BOOKSTORE_ACCESS_TTL": "1h", "BOOKSTORE_REFRESH_TTL": "30m"},
+			want: []string{"BOOKSTORE_REFRESH_TTL", "shorter"}},
+		{name: "throttle", env: map[string]string{"BOOKSTORE_THROTTLE": "maybe"}, want: []string{"BOOKSTORE_THROTTLE", "on nor off"}},
+		{name: "log level", args: []string{"--log-level", "loud"}, want: []string{"--log-level", "debug, info, warn, error"}},
+		{name: "unknown flag", args: []string{"--port", "80"}, want: []string{"-port"}},
+		{name: "positional argument", args: []string{"extra"}, want: []string{`unexpected argument "extra"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := parseServeConfig(tt.args, tt.env)
+			var ue *usageError
+			if !errors.As(err, &ue) {
+				t.Fatalf("err = %v (%T); want a usage error", err, err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+			if tt.notWant != "" && strings.Contains(err.Error(), tt.notWant) {
+				t.Errorf("error %q repeats a secret", err)
+			}
+		})
+	}
+}
+
+func TestRunExitStatus(t *testing.T) {
+	tests := []struct {
+		name       string
+		args       []string
+		env        map[string]string
+		status     int
+		wantStdout string
+		wantStderr string
+	}{
+		{name: "bad value exits 2", env: map[string]string{"BOOKSTORE_MIN_PASSWORD_LENGTH": "7"}, status: 2, wantStderr: "BOOKSTORE_MIN_PASSWORD_LENGTH"},
+		{name: "unknown command", args: []string{"frobnicate"}, status: 2, wantStderr: "Usage:"},
+		{name: "help", args: []string{"--help"}, status: 0, wantStdout: "env BOOKSTORE_JWT_SECRET, default none"},
+		{name: "serve help", args: []string{"serve", "-h"}, status: 0, wantStdout: "env BOOKSTORE_ADDR, default 127.0.0.1:8080"},
+		{name: "version", args: []string{"version"}, status: 0, wantStdout: "bookstore dev go1."},
+		{name: "user without create", args: []string{"user", "delete"}, status: 2, wantStderr: "create"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			got := run(context.Background(), tt.args, strings.NewReader(""), &stdout, &stderr, envFunc(tt.env))
+			if got != tt.status {
+				t.Errorf("status = %d, want %d; stderr:\n%s", got, tt.status, stderr.String())
+			}
+			if !strings.Contains(stdout.String(), tt.wantStdout) {
+				t.Errorf("stdout does not contain %q:\n%s", tt.wantStdout, stdout.String())
+			}
+			if !strings.Contains(stderr.String(), tt.wantStderr) {
+				t.Errorf("stderr does not contain %q:\n%s", tt.wantStderr, stderr.String())
+			}
+		})
+	}
+}

@@ -1,0 +1,201 @@
+package auth_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/bookstore/bookstore/internal/auth"
+	"github.com/bookstore/bookstore/internal/bookstore"
+	"github.com/bookstore/bookstore/internal/sqlite"
+)
+
+// MustOpenStore is a real SQLite store in a temporary directory.
+func MustOpenStore(tb testing.TB) *sqlite.DB {
+	tb.Helper()
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "auth.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	return db
+}
+
+func TestCheckPassword(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenStore(t)
+	h := MustNewHasher(t, fastParams(), 1)
+	policy, _ := auth.NewPasswordPolicy(15)
+	u, err := auth.NewUser(ctx, h, policy, "alice", "plum tractor glacier umbrella", false, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	var hashes atomic.Int32
+	auth.WrapKDF(h, func(next auth.KDF) auth.KDF {
+		return func(p, s []byte, t, m uint32, th uint8, k uint32) []byte {
+			hashes.Add(1)
+			return next(p, s, t, m, th, k)
+		}
+	})
+	cases := []struct {
+		name, username, password string
+		ok                       bool
+	}{
+		{"right", "alice", "plum tractor glacier umbrella", true},
+		{"username in another case", "ALICE", "plum tractor glacier umbrella", true},
+		{"wrong password", "alice", "plum tractor glacier umbrellas", false},
+		{"unknown user", "nobody", "plum tractor glacier umbrella", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			hashes.Store(0)
+			got, err := h.CheckPassword(ctx, db, c.username, c.password)
+			if c.ok && (err != nil || got.ID != u.ID) {
+				t.Fatalf("got %v, %v", got.ID, err)
+			}
+			if !c.ok && !errors.Is(err, auth.ErrInvalidCredentials) {
+				t.Fatalf("err = %v, want ErrInvalidCredentials", err)
+			}
+			if n := hashes.Load(); n != 1 {
+				t.Errorf("%d hashes, want exactly 1 whatever the outcome", n)
+			}
+		})
+	}
+}
+
+func TestCheckPasswordUpgradesParameters(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenStore(t)
+	old := MustNewHasher(t, auth.Argon2Params{Memory: 32, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}, 1)
+	policy, _ := auth.NewPasswordPolicy(15)
+	u, _ := auth.NewUser(ctx, old, policy, "alice", "plum tractor glacier umbrella", false, time.Now())
+	if err := db.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	current := MustNewHasher(t, fastParams(), 1)
+	if _, err := current.CheckPassword(ctx, db, "alice", "plum tractor glacier umbrella"); err != nil {
+		t.Fatal(err)
+	}
+	stored, _ := db.FindUserByID(ctx, u.ID)
+	if !strings.Contains(stored.PasswordHash, "m=64,t=1,p=1") {
+		t.Fatalf("hash not upgraded: %s", stored.PasswordHash)
+	}
+	if _, err := current.CheckPassword(ctx, db, "alice", "plum tractor glacier umbrella"); err != nil {
+		t.Fatalf("upgraded hash does not verify: %v", err)
+	}
+}
+
+func TestNewUser(t *testing.T) {
+	ctx := context.Background()
+	h := MustNewHasher(t, fastParams(), 1)
+	policy, _ := auth.NewPasswordPolicy(15)
+	u, err := auth.NewUser(ctx, h, policy, "alice.b-c_d", "plum tractor glacier umbrella", true, time.Now())
+	if err != nil || !u.Admin || u.ID.Version() != 7 || !strings.HasPrefix(u.PasswordHash, "$argon2id$") {
+		t.Fatalf("%+v, %v", u, err)
+	}
+	for _, c := range []struct{ username, password, field string }{
+		{"al", "plum tractor glacier umbrella", "username"},
+		{"alice!", "plum tractor glacier umbrella", "username"},
+		{strings.Repeat("a", 51), "plum tractor glacier umbrella", "username"},
+		{"alice", "short", "password"},
+	} {
+		_, err := auth.NewUser(ctx, h, policy, c.username, c.password, false, time.Now())
+		var de *bookstore.Error
+		if !errors.As(err, &de) || len(de.Fields) == 0 || de.Fields[0].Field != c.field {
+			t.Errorf("NewUser(%q, %q) = %v; want an error on %s", c.username, c.password, err, c.field)
+		}
+	}
+}
+
+func TestLoadKeyring(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now()
+	t.Run("generated on first start, kept after", func(t *testing.T) {
+		db := MustOpenStore(t)
+		first, err := auth.LoadKeyring(ctx, db, auth.AlgHS256, nil, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := auth.LoadKeyring(ctx, db, auth.AlgHS256, nil, now.Add(time.Hour))
+		if err != nil || again.SigningKID() != first.SigningKID() {
+			t.Fatalf("restart changed the key: %v %s %s", err, first.SigningKID(), again.SigningKID())
+		}
+		// A token of the first start verifies after the restart.
+		issue, _ := auth.NewAccessTokens(auth.AccessTokenConfig{Keyring: first})
+		verify, _ := auth.NewAccessTokens(auth.AccessTokenConfig{Keyring: again})
+		tok, _, err := issue.Issue(mustV7(t), mustV7(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := verify.Verify(tok); err != nil {
+			t.Fatalf("token from before the restart: %v", err)
+		}
+	})
+	t.Run("switching to EdDSA keeps HS256 tokens verifying", func(t *testing.T) {
+		db := MustOpenStore(t)
+		hs, _ := auth.LoadKeyring(ctx, db, auth.AlgHS256, nil, now)
+		ed, err := auth.LoadKeyring(ctx, db, auth.AlgEdDSA, nil, now.Add(time.Minute))
+		if err != nil || len(ed.JWKS()) != 1 || ed.SigningKID() == hs.SigningKID() {
+			t.Fatalf("%v %d", err, len(ed.JWKS()))
+		}
+		issue, _ := auth.NewAccessTokens(auth.AccessTokenConfig{Keyring: hs})
+		verify, _ := auth.NewAccessTokens(auth.AccessTokenConfig{Keyring: ed})
+		tok, _, _ := issue.Issue(mustV7(t), mustV7(t))
+		if _, err := verify.Verify(tok); err != nil {
+			t.Fatalf("HS256 token after the switch: %v", err)
+		}
+		back, _ := auth.LoadKeyring(ctx, db, auth.AlgHS256, nil, now.Add(2*time.Minute))
+		if back.SigningKID() != hs.SigningKID() {
+			t.Errorf("switching back signs with %s, want the stored HS256 key %s", back.SigningKID(), hs.SigningKID())
+		}
+	})
+	t.Run("configured secret signs and is not stored", func(t *testing.T) {
+		db := MustOpenStore(t)
+		secret := []byte(strings.Repeat("s", 32))
+		kr, err := auth.LoadKeyring(ctx, db, auth.AlgHS256, secret, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := auth.HS256KeyFromSecret(secret)
+		if kr.SigningKID() != want.KID {
+			t.Errorf("signing kid %s, want %s", kr.SigningKID(), want.KID)
+		}
+		keys, _ := db.SigningKeys(ctx)
+		for _, k := range keys {
+			if string(k.Secret) == string(secret) {
+				t.Error("the configured secret was written to the database")
+			}
+		}
+		if _, err := auth.LoadKeyring(ctx, db, auth.AlgHS256, []byte("short"), now); err == nil {
+			t.Error("a short secret was accepted")
+		}
+		if _, err := auth.LoadKeyring(ctx, db, auth.AlgEdDSA, secret, now); err == nil {
+			t.Error("a secret was accepted for EdDSA")
+		}
+		if _, err := auth.LoadKeyring(ctx, db, "RS256", nil, now); err == nil {
+			t.Error("RS256 was accepted")
+		}
+	})
+}
+
+func mustV7(t *testing.T) uuid.UUID {
+	t.Helper()
+	id, err := uuid.NewV7()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
