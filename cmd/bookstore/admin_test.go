@@ -12,7 +12,7 @@ import (
 	"github.com/bookstore/bookstore/internal/sqlite"
 )
 
-const goodPassword = "correct horse battery staple"
+const goodPassword = "tangerine walrus under glass"
 
 // runCmd runs the program with args, stdin and env and returns the exit
 // status and both outputs.

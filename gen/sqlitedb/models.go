@@ -64,6 +64,12 @@ type SigningKey struct {
 	RetiredAt sql.NullInt64
 }
 
+type Throttle struct {
+	Key     string
+	Count   int64
+	ResetAt int64
+}
+
 type User struct {
 	ID           uuid.UUID
 	Username     string

@@ -127,3 +127,18 @@ type KeyStore interface {
 	// first time; concurrent first calls all see the one that was stored.
 	Secret(ctx context.Context, name string, generate func() ([]byte, error)) ([]byte, error)
 }
+
+// ThrottleStore keeps fixed-window event counters in the database, so every
+// replica and every restart sees the same counts.
+type ThrottleStore interface {
+	// HitThrottle counts one event for key. A window starts at the first
+	// event and lasts window; the count restarts when it has ended. It
+	// returns the count so far and when the window ends.
+	HitThrottle(ctx context.Context, key string, window time.Duration, now time.Time) (count int, resetAt time.Time, err error)
+	// ThrottleCount returns the count of key's current window (0 if none).
+	ThrottleCount(ctx context.Context, key string, now time.Time) (count int, resetAt time.Time, err error)
+	// ClearThrottle forgets key's count.
+	ClearThrottle(ctx context.Context, key string) error
+	// SweepThrottle deletes every ended window and says how many.
+	SweepThrottle(ctx context.Context, now time.Time) (int64, error)
+}

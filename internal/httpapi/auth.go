@@ -15,6 +15,11 @@ import (
 )
 
 func (s *Server) RegisterUser(ctx context.Context, req oapi.RegisterUserRequestObject) (oapi.RegisterUserResponseObject, error) {
+	info := requestInfoFrom(ctx)
+	keys := s.throttle.RegisterKey(info.clientIP)
+	if err := s.throttle.Allow(ctx, s.now(), keys); err != nil {
+		return nil, err
+	}
 	u, err := auth.NewUser(ctx, s.hasher, s.policy, req.Body.Username, req.Body.Password, false, s.now())
 	if err != nil {
 		return nil, err
@@ -26,6 +31,10 @@ func (s *Server) RegisterUser(ctx context.Context, req oapi.RegisterUserRequestO
 		}
 		return nil, err
 	}
+	if err := s.throttle.Hit(ctx, s.now(), keys); err != nil {
+		s.log.WarnContext(ctx, "registration not counted", "error", err)
+	}
+	s.log.InfoContext(ctx, "user registered", "event", "user_registered", "user_id", u.ID, "ip", info.clientIP)
 	return oapi.RegisterUser201JSONResponse{
 		Body:    userOut(u),
 		Headers: oapi.RegisterUser201ResponseHeaders{Location: "/users/" + u.ID.String()},
@@ -44,29 +53,43 @@ func (s *Server) Login(ctx context.Context, req oapi.LoginRequestObject) (oapi.L
 		return nil, badRequest("send the username and password as a JSON body or with HTTP Basic",
 			fieldError{"body", "credentials are required"})
 	}
+	now := s.now()
+	keys := s.throttle.LoginKeys(username, info.clientIP)
+	if err := s.throttle.Allow(ctx, now, keys); err != nil {
+		s.log.WarnContext(ctx, "login throttled", "event", "login_throttled", "ip", info.clientIP)
+		return nil, err
+	}
 	u, err := s.hasher.CheckPassword(ctx, s.store, username, password)
 	if errors.Is(err, auth.ErrInvalidCredentials) {
+		s.log.InfoContext(ctx, "login failed", "event", "login_failed", "ip", info.clientIP)
+		if err := s.throttle.Hit(ctx, now, keys); err != nil {
+			return nil, err
+		}
 		return nil, invalidCredentials()
 	}
 	if err != nil {
 		return nil, err
 	}
-	pair, err := s.startSession(ctx, u.ID, info)
+	if err := s.throttle.LoginSucceeded(ctx, username, info.clientIP); err != nil {
+		return nil, err
+	}
+	pair, sessionID, err := s.startSession(ctx, u.ID, info)
 	if err != nil {
 		return nil, err
 	}
+	s.log.InfoContext(ctx, "login succeeded", "event", "login_succeeded", "user_id", u.ID, "session_id", sessionID, "ip", info.clientIP)
 	return oapi.Login200JSONResponse{TokenPairJSONResponse: pair}, nil
 }
 
 // startSession opens a session for userID and returns its first token pair.
-func (s *Server) startSession(ctx context.Context, userID uuid.UUID, info *requestInfo) (oapi.TokenPairJSONResponse, error) {
+func (s *Server) startSession(ctx context.Context, userID uuid.UUID, info *requestInfo) (oapi.TokenPairJSONResponse, uuid.UUID, error) {
 	id, err := uuid.NewV7()
 	if err != nil {
-		return oapi.TokenPairJSONResponse{}, fmt.Errorf("new session id: %w", err)
+		return oapi.TokenPairJSONResponse{}, id, fmt.Errorf("new session id: %w", err)
 	}
 	refresh, refreshHash, err := auth.NewRefreshToken()
 	if err != nil {
-		return oapi.TokenPairJSONResponse{}, err
+		return oapi.TokenPairJSONResponse{}, id, err
 	}
 	now := s.now().Truncate(time.Millisecond)
 	sess := bookstore.Session{
@@ -74,9 +97,10 @@ func (s *Server) startSession(ctx context.Context, userID uuid.UUID, info *reque
 		UserAgent: info.userAgent, IP: info.clientIP,
 	}
 	if err := s.store.CreateSession(ctx, sess, refreshHash); err != nil {
-		return oapi.TokenPairJSONResponse{}, err
+		return oapi.TokenPairJSONResponse{}, id, err
 	}
-	return s.tokenPair(sess, refresh)
+	pair, err := s.tokenPair(sess, refresh)
+	return pair, id, err
 }
 
 func (s *Server) tokenPair(sess bookstore.Session, refresh string) (oapi.TokenPairJSONResponse, error) {
@@ -100,21 +124,27 @@ func (s *Server) tokenPair(sess bookstore.Session, refresh string) (oapi.TokenPa
 }
 
 func (s *Server) RefreshToken(ctx context.Context, req oapi.RefreshTokenRequestObject) (oapi.RefreshTokenResponseObject, error) {
+	ip := requestInfoFrom(ctx).clientIP
+	now := s.now()
+	keys := s.throttle.RefreshKey(ip)
+	if err := s.throttle.Allow(ctx, now, keys); err != nil {
+		return nil, err
+	}
 	next, nextHash, err := auth.NewRefreshToken()
 	if err != nil {
 		return nil, err
 	}
 	presented, err := auth.HashRefreshToken(req.Body.RefreshToken)
-	if err != nil {
-		return nil, refreshRefused(err)
+	var sess bookstore.Session
+	if err == nil {
+		sess, err = s.store.RotateRefreshToken(ctx, presented, nextHash, now)
 	}
-	sess, err := s.store.RotateRefreshToken(ctx, presented, nextHash, s.now())
 	if err != nil {
 		if errors.Is(err, bookstore.ErrRefreshReused) {
-			s.log.WarnContext(ctx, "refresh token reused; session revoked", "session_id", sess.ID, "user_id", sess.UserID,
-				"ip", requestInfoFrom(ctx).clientIP)
+			s.log.WarnContext(ctx, "refresh token reused; session revoked", "event", "refresh_reuse_detected",
+				"session_id", sess.ID, "user_id", sess.UserID, "ip", ip)
 		}
-		return nil, refreshRefused(err)
+		return nil, s.refreshRefused(ctx, now, keys, err)
 	}
 	pair, err := s.tokenPair(sess, next)
 	if err != nil {
@@ -123,12 +153,19 @@ func (s *Server) RefreshToken(ctx context.Context, req oapi.RefreshTokenRequestO
 	return oapi.RefreshToken200JSONResponse{TokenPairJSONResponse: pair}, nil
 }
 
-// refreshRefused words a refused refresh token as such, not as an access token.
-func refreshRefused(err error) error {
-	if errors.Is(err, bookstore.ErrUnauthorized) && !errors.Is(err, bookstore.ErrRefreshReused) {
-		return bearerChallenge(true, "the refresh token is invalid, expired or revoked")
+// refreshRefused counts a refused refresh token against the client's
+// address and words the answer as about a refresh token, not an access token.
+func (s *Server) refreshRefused(ctx context.Context, now time.Time, keys []auth.ThrottleKey, err error) error {
+	if !errors.Is(err, bookstore.ErrUnauthorized) && !errors.Is(err, bookstore.ErrRefreshReused) {
+		return err
 	}
-	return err
+	if err := s.throttle.Hit(ctx, now, keys); err != nil {
+		return err
+	}
+	if errors.Is(err, bookstore.ErrRefreshReused) {
+		return err
+	}
+	return bearerChallenge(true, "the refresh token is invalid, expired or revoked")
 }
 
 func (s *Server) Logout(ctx context.Context, req oapi.LogoutRequestObject) (oapi.LogoutResponseObject, error) {
@@ -143,18 +180,25 @@ func (s *Server) Logout(ctx context.Context, req oapi.LogoutRequestObject) (oapi
 	}
 	now := s.now()
 	if hasRefresh {
+		keys := s.throttle.RefreshKey(requestInfoFrom(ctx).clientIP)
+		if err := s.throttle.Allow(ctx, now, keys); err != nil {
+			return nil, err
+		}
 		hash, err := auth.HashRefreshToken(*req.Body.RefreshToken)
+		var sess bookstore.Session
 		if err == nil {
-			_, err = s.store.RevokeSessionByRefreshToken(ctx, hash, now)
+			sess, err = s.store.RevokeSessionByRefreshToken(ctx, hash, now)
 		}
 		if err != nil {
-			return nil, refreshRefused(err)
+			return nil, s.refreshRefused(ctx, now, keys, err)
 		}
+		s.log.InfoContext(ctx, "logged out", "event", "session_revoked", "user_id", sess.UserID, "session_id", sess.ID)
 	}
 	if authenticated {
 		if err := s.store.RevokeSession(ctx, p.UserID, p.SessionID, now); err != nil && !errors.Is(err, bookstore.ErrNotFound) {
 			return nil, err
 		}
+		s.log.InfoContext(ctx, "logged out", "event", "session_revoked", "user_id", p.UserID, "session_id", p.SessionID)
 	}
 	return oapi.Logout204Response{}, nil
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sort"
@@ -122,6 +123,9 @@ type apiOptions struct {
 	accessTTL time.Duration
 	now       func() time.Time
 	keys      []bookstore.SigningKey
+	throttle  *auth.ThrottleLimits // nil: throttling off
+	proxies   []netip.Prefix
+	dbPath    string // reuse a database file (a restart)
 }
 
 func newTestAPI(t *testing.T, opt ...func(*apiOptions)) *testAPI {
@@ -131,7 +135,10 @@ func newTestAPI(t *testing.T, opt ...func(*apiOptions)) *testAPI {
 		f(&o)
 	}
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "bookstore.db"))
+	if o.dbPath == "" {
+		o.dbPath = filepath.Join(t.TempDir(), "bookstore.db")
+	}
+	db, err := sqlite.Open(ctx, o.dbPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,10 +170,16 @@ func newTestAPI(t *testing.T, opt ...func(*apiOptions)) *testAPI {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var throttle *auth.Throttle
+	if o.throttle != nil {
+		if throttle, err = auth.NewThrottle(db, *o.throttle); err != nil {
+			t.Fatal(err)
+		}
+	}
 	logs := &syncBuffer{}
 	h, err := httpapi.NewHandler(httpapi.Config{
 		Store: db, Tokens: tokens, Keyring: keyring, Hasher: hasher, Policy: policy,
-		RefreshTTL: 720 * time.Hour, CursorKey: bytes.Repeat([]byte{7}, 32),
+		RefreshTTL: 720 * time.Hour, Throttle: throttle, TrustedProxies: o.proxies, CursorKey: bytes.Repeat([]byte{7}, 32),
 		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Now: o.now,
 	})
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"runtime/debug"
 	"strings"
@@ -108,7 +107,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		start := time.Now()
 		info := &requestInfo{
 			id:        r.Header.Get("X-Request-ID"),
-			clientIP:  clientIP(r),
+			clientIP:  s.clientIP(r),
 			userAgent: truncateRunes(r.UserAgent(), 200),
 		}
 		if !validRequestID(info.id) {
@@ -238,16 +237,6 @@ func accessTokenFrom(h http.Header) (string, error) {
 		return bearer, nil
 	}
 	return seed, nil
-}
-
-// clientIP is the peer's address. X-Forwarded-For is not trusted: a
-// trusted-proxies setting comes with throttling.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // truncateRunes cuts s to at most n code points of valid UTF-8.

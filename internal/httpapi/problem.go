@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/bookstore/bookstore/internal/auth"
 	"github.com/bookstore/bookstore/internal/bookstore"
 )
 
@@ -139,6 +140,11 @@ func problemFor(err error) *problem {
 	if errors.As(err, &maxBytes) {
 		return payloadTooLarge()
 	}
+	var throttled *auth.ThrottledError
+	if errors.As(err, &throttled) {
+		return newProblem(http.StatusTooManyRequests, typeTooManyRequests, "Too many requests.", throttled.Error()).
+			withHeader("Retry-After", strconv.Itoa(throttled.Seconds()))
+	}
 	detail := ""
 	var fields []fieldError
 	var de *bookstore.Error
@@ -173,9 +179,6 @@ func problemFor(err error) *problem {
 	case errors.Is(err, bookstore.ErrPreconditionFailed):
 		return newProblem(http.StatusPreconditionFailed, typePreconditionFailed, "The resource has changed.",
 			or("the resource has changed since the ETag in If-Match; read it again"))
-	case errors.Is(err, bookstore.ErrThrottled):
-		return newProblem(http.StatusTooManyRequests, typeTooManyRequests, "Too many requests.",
-			or("too many attempts; try again later")).withHeader("Retry-After", "60")
 	case errors.Is(err, bookstore.ErrUnavailable):
 		return unavailable(err)
 	default:

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -28,6 +29,10 @@ type Config struct {
 	Hasher     *auth.Hasher
 	Policy     auth.PasswordPolicy
 	RefreshTTL time.Duration
+	// Throttle limits failed attempts; nil turns throttling off.
+	Throttle *auth.Throttle
+	// TrustedProxies are the peers whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
 	// CursorKey signs page cursors so clients cannot forge them.
 	CursorKey []byte
 	Logger    *slog.Logger
@@ -43,6 +48,8 @@ type Server struct {
 	hasher     *auth.Hasher
 	policy     auth.PasswordPolicy
 	refreshTTL time.Duration
+	throttle   *auth.Throttle
+	proxies    []netip.Prefix
 	cursors    cursorCodec
 	log        *slog.Logger
 	now        func() time.Time
@@ -71,6 +78,8 @@ func NewHandler(cfg Config) (http.Handler, error) {
 		hasher:     cfg.Hasher,
 		policy:     cfg.Policy,
 		refreshTTL: cfg.RefreshTTL,
+		throttle:   cfg.Throttle,
+		proxies:    cfg.TrustedProxies,
 		cursors:    cursorCodec{key: cfg.CursorKey},
 		log:        cfg.Logger,
 		now:        func() time.Time { return now().UTC() },

@@ -49,6 +49,11 @@ func (s *Server) ChangePassword(ctx context.Context, req oapi.ChangePasswordRequ
 	if err != nil {
 		return nil, err
 	}
+	now := s.now()
+	keys := s.throttle.PasswordKey(p.UserID.String())
+	if err := s.throttle.Allow(ctx, now, keys); err != nil {
+		return nil, err
+	}
 	u, err := s.store.FindUserByID(ctx, p.UserID)
 	if err != nil {
 		return nil, err
@@ -58,6 +63,9 @@ func (s *Server) ChangePassword(ctx context.Context, req oapi.ChangePasswordRequ
 		return nil, err
 	}
 	if !ok {
+		if err := s.throttle.Hit(ctx, now, keys); err != nil {
+			return nil, err
+		}
 		return nil, newProblem(403, typeWrongPassword, "The current password is wrong.", "current_password does not match your password")
 	}
 	if req.Body.NewPassword == req.Body.CurrentPassword {
@@ -74,7 +82,7 @@ func (s *Server) ChangePassword(ctx context.Context, req oapi.ChangePasswordRequ
 	if err := s.store.ChangePassword(ctx, u.ID, hash, p.SessionID, s.now()); err != nil {
 		return nil, err
 	}
-	s.log.InfoContext(ctx, "password changed", "user_id", u.ID, "session_id", p.SessionID)
+	s.log.InfoContext(ctx, "password changed", "event", "password_changed", "user_id", u.ID, "session_id", p.SessionID)
 	return oapi.ChangePassword204Response{}, nil
 }
 
@@ -126,7 +134,7 @@ func (s *Server) RevokeMySession(ctx context.Context, req oapi.RevokeMySessionRe
 		}
 		return nil, err
 	}
-	s.log.InfoContext(ctx, "session revoked", "user_id", p.UserID, "session_id", req.Id, "by", p.UserID)
+	s.log.InfoContext(ctx, "session revoked", "event", "session_revoked", "user_id", p.UserID, "session_id", req.Id, "by", p.UserID)
 	return oapi.RevokeMySession204Response{}, nil
 }
 
@@ -195,7 +203,11 @@ func (s *Server) UpdateUser(ctx context.Context, req oapi.UpdateUserRequestObjec
 	if err != nil {
 		return nil, err
 	}
-	s.log.InfoContext(ctx, "admin flag changed", "user_id", u.ID, "admin", u.Admin, "by", p.UserID)
+	event := "admin_removed"
+	if u.Admin {
+		event = "admin_granted"
+	}
+	s.log.InfoContext(ctx, "admin flag changed", "event", event, "user_id", u.ID, "by", p.UserID)
 	return oapi.UpdateUser200JSONResponse(userOut(u)), nil
 }
 
@@ -210,7 +222,7 @@ func (s *Server) DeleteUser(ctx context.Context, req oapi.DeleteUserRequestObjec
 	if err := s.store.DeleteUser(ctx, req.Id); err != nil {
 		return nil, err
 	}
-	s.log.InfoContext(ctx, "user deleted", "user_id", req.Id, "by", p.UserID)
+	s.log.InfoContext(ctx, "user deleted", "event", "user_deleted", "user_id", req.Id, "by", p.UserID)
 	return oapi.DeleteUser204Response{}, nil
 }
 
@@ -225,6 +237,6 @@ func (s *Server) RevokeUserSessions(ctx context.Context, req oapi.RevokeUserSess
 	if err := s.store.RevokeUserSessions(ctx, req.Id, s.now()); err != nil {
 		return nil, err
 	}
-	s.log.InfoContext(ctx, "sessions revoked", "user_id", req.Id, "by", p.UserID)
+	s.log.InfoContext(ctx, "sessions revoked", "event", "session_revoked", "user_id", req.Id, "by", p.UserID)
 	return oapi.RevokeUserSessions204Response{}, nil
 }

@@ -1,0 +1,405 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/oapi-codegen/nullable"
+
+	"github.com/bookstore/bookstore/gen/oapi"
+	"github.com/bookstore/bookstore/internal/auth"
+)
+
+// fastArgon2 makes a hash cost microseconds instead of the defaults' tens
+// of milliseconds; the hashing itself is tested in internal/auth.
+func fastArgon2() auth.Argon2Params {
+	return auth.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+}
+
+// syncBuffer is a bytes.Buffer that the server's goroutines and the test
+// can use at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// NewTestMain returns a Main configured as the binary would be from env,
+// listening on 127.0.0.1:0 with a database in a temporary directory unless
+// env says otherwise. Its log goes to the returned buffer and the test log.
+func NewTestMain(tb testing.TB, env map[string]string) (*Main, *syncBuffer) {
+	tb.Helper()
+	full := map[string]string{
+		"BOOKSTORE_ADDR":         "127.0.0.1:0",
+		"BOOKSTORE_DATABASE_URL": filepath.Join(tb.TempDir(), "bookstore.db"),
+	}
+	for k, v := range env {
+		full[k] = v
+	}
+	cfg, err := parseServeConfig(nil, full)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewJSONHandler(io.MultiWriter(logs, tb.Output()), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	m := NewMain(cfg, log)
+	m.argon2 = fastArgon2()
+	return m, logs
+}
+
+// MustRunMain starts m and waits until it listens; the test's cleanup shuts
+// it down and fails the test if that fails.
+func MustRunMain(tb testing.TB, m *Main) {
+	tb.Helper()
+	go m.Run(context.Background()) // its error comes back from Close
+	select {
+	case <-m.Ready():
+	case <-m.Done():
+		tb.Fatalf("Run: %v", m.Close())
+	case <-time.After(10 * time.Second):
+		tb.Fatal("the server did not start within 10 s")
+	}
+	tb.Cleanup(func() {
+		if err := m.Close(); err != nil {
+			tb.Errorf("Close: %v", err)
+		}
+	})
+}
+
+func newClient(tb testing.TB, addr string) *oapi.ClientWithResponses {
+	tb.Helper()
+	c, err := oapi.NewClientWithResponses("http://" + addr)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}
+
+func bearer(token string) oapi.RequestEditorFn {
+	return func(_ context.Context, req *http.Request) error {
+		req.Header.Set("Authorization", "Bearer "+token)
+		return nil
+	}
+}
+
+// login logs username in and returns the token pair.
+func login(tb testing.TB, c *oapi.ClientWithResponses, username, password string) oapi.TokenPair {
+	tb.Helper()
+	res, err := c.LoginWithResponse(tb.Context(), oapi.LoginRequest{Username: username, Password: password})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if res.JSON200 == nil {
+		tb.Fatalf("login %s: status %d: %s", username, res.StatusCode(), res.Body)
+	}
+	return *res.JSON200
+}
+
+// TestEndToEnd walks the seed's flow through the generated client against
+// the real program: register, log in, create a book, list, log out, and the
+// token is refused afterwards.
+func TestEndToEnd(t *testing.T) {
+	t.Parallel()
+	m, logs := NewTestMain(t, nil)
+	MustRunMain(t, m)
+	c := newClient(t, m.Addr())
+	ctx := t.Context()
+
+	reg, err := c.RegisterUserWithResponse(ctx, oapi.RegisterRequest{Username: "alice", Password: goodPassword})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reg.JSON201 == nil || reg.JSON201.Username != "alice" || reg.JSON201.Admin {
+		t.Fatalf("register: status %d: %s", reg.StatusCode(), reg.Body)
+	}
+	if loc := reg.HTTPResponse.Header.Get("Location"); loc != "/users/"+reg.JSON201.Id.String() {
+		t.Errorf("Location = %q", loc)
+	}
+
+	tokens := login(t, c, "alice", goodPassword)
+	if tokens.TokenType != oapi.Bearer || tokens.ExpiresIn < 890 || tokens.ExpiresIn > 900 {
+		t.Errorf("token pair: type %q, expires_in %d; want Bearer, 900", tokens.TokenType, tokens.ExpiresIn)
+	}
+	auth := bearer(tokens.AccessToken)
+
+	created, err := c.CreateBookWithResponse(ctx, nil, oapi.BookCreate{
+		Title: "The Hobbit", Author: "J. R. R. Tolkien", Publisher: "George Allen & Unwin", PriceCents: 1299,
+		Isbn: nullable.NewNullableWithValue("978-0-261-10221-7"), PublishedYear: nullable.NewNullableWithValue(1937),
+	}, auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if created.JSON201 == nil {
+		t.Fatalf("create: status %d: %s", created.StatusCode(), created.Body)
+	}
+	if isbn, _ := created.JSON201.Isbn.Get(); isbn != "9780261102217" {
+		t.Errorf("isbn = %q; want it as ISBN-13", isbn)
+	}
+
+	list, err := c.ListBooksWithResponse(ctx, nil, auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if list.JSON200 == nil || len(list.JSON200.Items) != 1 || list.JSON200.Items[0].Id != created.JSON201.Id {
+		t.Fatalf("list: status %d: %s", list.StatusCode(), list.Body)
+	}
+
+	out, err := c.LogoutWithResponse(ctx, oapi.LogoutRequest{}, auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.StatusCode() != http.StatusNoContent {
+		t.Fatalf("logout: status %d: %s", out.StatusCode(), out.Body)
+	}
+
+	after, err := c.ListBooksWithResponse(ctx, nil, auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.StatusCode() != http.StatusUnauthorized || !strings.HasPrefix(after.HTTPResponse.Header.Get("WWW-Authenticate"), "Bearer") {
+		t.Errorf("after logout: status %d, WWW-Authenticate %q: %s", after.StatusCode(), after.HTTPResponse.Header.Get("WWW-Authenticate"), after.Body)
+	}
+	if ct := after.HTTPResponse.Header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Errorf("after logout: Content-Type %q; want application/problem+json", ct)
+	}
+
+	// Nothing secret reaches the log.
+	log := logs.String()
+	for _, secret := range []string{goodPassword, tokens.AccessToken, tokens.RefreshToken, "$argon2id$"} {
+		if strings.Contains(log, secret) {
+			t.Errorf("the log contains %q", secret)
+		}
+	}
+	if !strings.Contains(log, `"msg":"listening","addr":"`+m.Addr()+`"`) {
+		t.Errorf("the log does not show the listening address")
+	}
+}
+
+// TestGracefulShutdown holds a login in flight while the server is told to
+// stop: the listener closes at once, the login still gets its answer, and
+// only then does Run return, with nil.
+func TestGracefulShutdown(t *testing.T) {
+	t.Parallel()
+	m, _ := NewTestMain(t, nil)
+	started, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	m.wrap = func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/auth/login" {
+				once.Do(func() { close(started) })
+				<-release
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	runErr := make(chan error, 1)
+	go func() { runErr <- m.Run(ctx) }()
+	<-m.Ready()
+	addr := m.Addr()
+	c := newClient(t, addr)
+	if res, err := c.RegisterUserWithResponse(t.Context(), oapi.RegisterRequest{Username: "alice", Password: goodPassword}); err != nil || res.StatusCode() != 201 {
+		t.Fatalf("register: %v %v", res, err)
+	}
+
+	type result struct {
+		res *oapi.LoginResponse
+		err error
+	}
+	loggedIn := make(chan result, 1)
+	go func() {
+		res, err := c.LoginWithResponse(context.Background(), oapi.LoginRequest{Username: "alice", Password: goodPassword})
+		loggedIn <- result{res, err}
+	}()
+	<-started
+	cancel() // what SIGINT or SIGTERM does in run
+
+	// New connections are refused while the login is still running.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		conn, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			break
+		}
+		conn.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("the server still accepts connections 5 s after shutdown began")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	select {
+	case err := <-runErr:
+		t.Fatalf("Run returned (%v) while a request was in flight", err)
+	default:
+	}
+
+	close(release)
+	r := <-loggedIn
+	if r.err != nil || r.res.StatusCode() != http.StatusOK || r.res.JSON200 == nil {
+		t.Fatalf("the in-flight login: %v, %v", r.res, r.err)
+	}
+	select {
+	case err := <-runErr:
+		if err != nil {
+			t.Fatalf("Run = %v; want nil", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after the last request finished")
+	}
+}
+
+// TestShutdownTimeout: a request that outlives the grace period is cut off,
+// and Run says so.
+func TestShutdownTimeout(t *testing.T) {
+	t.Parallel()
+	m, _ := NewTestMain(t, nil)
+	m.ShutdownTimeout = 100 * time.Millisecond
+	started, release := make(chan struct{}), make(chan struct{})
+	defer close(release)
+	m.wrap = func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			close(started)
+			<-release
+		})
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	runErr := make(chan error, 1)
+	go func() { runErr <- m.Run(ctx) }()
+	<-m.Ready()
+	go http.Get("http://" + m.Addr() + "/healthz")
+	<-started
+	cancel()
+	if err := <-runErr; err == nil || !strings.Contains(err.Error(), "cut off") {
+		t.Fatalf("Run = %v; want an error saying requests were cut off", err)
+	}
+}
+
+// TestAdminFromEnvironment: the first admin is created once; a restart with
+// the same variables leaves it alone.
+func TestAdminFromEnvironment(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{
+		"BOOKSTORE_DATABASE_URL":   filepath.Join(t.TempDir(), "bookstore.db"),
+		"BOOKSTORE_ADMIN_USERNAME": "root",
+		"BOOKSTORE_ADMIN_PASSWORD": goodPassword,
+	}
+	for start := range 2 {
+		m, logs := NewTestMain(t, env)
+		MustRunMain(t, m)
+		c := newClient(t, m.Addr())
+		tokens := login(t, c, "root", goodPassword)
+		users, err := c.ListUsersWithResponse(t.Context(), nil, bearer(tokens.AccessToken))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if users.JSON200 == nil || len(users.JSON200.Items) != 1 || !users.JSON200.Items[0].Admin {
+			t.Fatalf("start %d: list users: status %d: %s", start, users.StatusCode(), users.Body)
+		}
+		want := "created the first admin"
+		if start > 0 {
+			want = "exists; left unchanged"
+		}
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("start %d: the log does not say %q", start, want)
+		}
+		if strings.Contains(logs.String(), goodPassword) {
+			t.Errorf("start %d: the log contains the admin password", start)
+		}
+		if err := m.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestAdminFromEnvironmentRefusesAWeakPassword(t *testing.T) {
+	t.Parallel()
+	m, _ := NewTestMain(t, map[string]string{"BOOKSTORE_ADMIN_USERNAME": "root", "BOOKSTORE_ADMIN_PASSWORD": "password1234567"})
+	err := m.Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "BOOKSTORE_ADMIN_PASSWORD") || strings.Contains(err.Error(), "password1234567") {
+		t.Fatalf("Run = %v; want an error naming BOOKSTORE_ADMIN_PASSWORD without repeating it", err)
+	}
+}
+
+func TestStartupErrors(t *testing.T) {
+	t.Parallel()
+	// The address is taken by another listener.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	m, _ := NewTestMain(t, map[string]string{"BOOKSTORE_ADDR": ln.Addr().String()})
+	if err := m.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "listen") {
+		t.Errorf("Run on a used address = %v; want a listen error", err)
+	}
+	// The database directory does not exist.
+	m, _ = NewTestMain(t, map[string]string{"BOOKSTORE_DATABASE_URL": filepath.Join(t.TempDir(), "missing", "bookstore.db")})
+	if err := m.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Errorf("Run on a missing directory = %v; want an error saying so", err)
+	}
+}
+
+// TestServeStopsOnSIGTERM runs the program as main does and sends the
+// process SIGTERM. Not parallel: the signal goes to the whole test binary,
+// and only run's handler may be listening for it.
+func TestServeStopsOnSIGTERM(t *testing.T) {
+	env := map[string]string{
+		"BOOKSTORE_ADDR":         "127.0.0.1:0",
+		"BOOKSTORE_DATABASE_URL": filepath.Join(t.TempDir(), "bookstore.db"),
+	}
+	stderr := &syncBuffer{}
+	status := make(chan int, 1)
+	go func() {
+		status <- run(context.Background(), []string{"serve"}, strings.NewReader(""), io.Discard, stderr, envFunc(env))
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(stderr.String(), `"msg":"listening"`) {
+		select {
+		case s := <-status:
+			t.Fatalf("run exited with %d before listening:\n%s", s, stderr)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not listening after 10 s:\n%s", stderr)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Listening is logged after run registered for the signal.
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case s := <-status:
+		if s != 0 {
+			t.Fatalf("exit status %d; want 0:\n%s", s, stderr)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no exit 10 s after SIGTERM")
+	}
+	if !strings.Contains(stderr.String(), `"msg":"database closed"`) {
+		t.Errorf("the log does not show the database closing:\n%s", stderr)
+	}
+}

@@ -1,0 +1,40 @@
+package main
+
+import (
+	"reflect"
+	"testing"
+)
+
+func TestCheck(t *testing.T) {
+	mod := &struct{ Path string }{"example.com/m"}
+	pkgs := []pkg{
+		{ImportPath: "fmt", Standard: true, DepOnly: true},
+		{ImportPath: "github.com/google/uuid", DepOnly: true},
+		{ImportPath: "github.com/golang-jwt/jwt/v5", DepOnly: true},
+		{ImportPath: "example.com/m/internal/bookstore", Module: mod, Imports: []string{"fmt", "github.com/google/uuid"}},
+		{ImportPath: "example.com/m/internal/auth", Module: mod, Imports: []string{"example.com/m/internal/bookstore", "github.com/golang-jwt/jwt/v5"}},
+		{ImportPath: "example.com/m/gen/oapi", Module: mod, Imports: []string{"fmt"}},
+		{ImportPath: "example.com/m/internal/httpapi", Module: mod, Imports: []string{"example.com/m/gen/oapi", "example.com/m/internal/auth"}},
+		{ImportPath: "example.com/m/cmd/bookstore", Module: mod, Imports: []string{"example.com/m/internal/httpapi"}},
+	}
+	if got := check(pkgs); len(got) != 0 {
+		t.Fatalf("a clean module: %q", got)
+	}
+
+	bad := append(pkgs[:len(pkgs):len(pkgs)],
+		pkg{ImportPath: "example.com/m/internal/sqlite", Module: mod, Imports: []string{"example.com/m/internal/httpapi", "example.com/m/gen/oapi"}},
+		pkg{ImportPath: "example.com/m/internal/stuff", Module: mod},
+	)
+	bad[3].Imports = append(bad[3].Imports, "github.com/golang-jwt/jwt/v5") // bookstore
+	bad[7].Imports = append(bad[7].Imports, "example.com/m/gen/oapi")       // cmd
+	want := []string{
+		"internal/bookstore imports github.com/golang-jwt/jwt/v5: it may import only the standard library and github.com/google/uuid",
+		"cmd/bookstore imports gen/oapi: it may import only internal/..., api, sql of this module",
+		"internal/sqlite imports internal/httpapi: it may import only internal/bookstore, gen/sqlitedb, sql of this module",
+		"internal/sqlite imports gen/oapi: it may import only internal/bookstore, gen/sqlitedb, sql of this module",
+		"internal/stuff: no import rule; add one to internal/tools/importcheck",
+	}
+	if got := check(bad); !reflect.DeepEqual(got, want) {
+		t.Errorf("got\n%q\nwant\n%q", got, want)
+	}
+}
