@@ -45,6 +45,13 @@ func TestStore(t *testing.T) {
 	})
 }
 
+func TestThrottleStore(t *testing.T) {
+	storetest.RunThrottle(t, func(t *testing.T) bookstore.ThrottleStore {
+		db, _ := mustOpen(t)
+		return db
+	})
+}
+
 func TestPragmasOnEveryConnection(t *testing.T) {
 	db, _ := mustOpen(t)
 	ctx := t.Context()
