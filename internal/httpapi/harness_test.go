@@ -126,6 +126,8 @@ type apiOptions struct {
 	throttle  *auth.ThrottleLimits // nil: throttling off
 	proxies   []netip.Prefix
 	dbPath    string // reuse a database file (a restart)
+	cors      []string
+	wrapStore func(*sqlite.DB) bookstore.Store // e.g. to inject faults
 }
 
 func newTestAPI(t *testing.T, opt ...func(*apiOptions)) *testAPI {
@@ -177,8 +179,12 @@ func newTestAPI(t *testing.T, opt ...func(*apiOptions)) *testAPI {
 		}
 	}
 	logs := &syncBuffer{}
+	var store bookstore.Store = db
+	if o.wrapStore != nil {
+		store = o.wrapStore(db)
+	}
 	h, err := httpapi.NewHandler(httpapi.Config{
-		Store: db, Tokens: tokens, Keyring: keyring, Hasher: hasher, Policy: policy,
+		Store: store, CORSOrigins: o.cors, Tokens: tokens, Keyring: keyring, Hasher: hasher, Policy: policy,
 		RefreshTTL: 720 * time.Hour, Throttle: throttle, TrustedProxies: o.proxies, CursorKey: bytes.Repeat([]byte{7}, 32),
 		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Now: o.now,
 	})

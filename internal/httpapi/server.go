@@ -33,6 +33,8 @@ type Config struct {
 	Throttle *auth.Throttle
 	// TrustedProxies are the peers whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
+	// CORSOrigins may call the API from a browser; none by default.
+	CORSOrigins []string
 	// CursorKey signs page cursors so clients cannot forge them.
 	CursorKey []byte
 	Logger    *slog.Logger
@@ -42,17 +44,18 @@ type Config struct {
 
 // Server implements oapi.StrictServerInterface.
 type Server struct {
-	store      bookstore.Store
-	tokens     *auth.AccessTokens
-	keyring    *auth.Keyring
-	hasher     *auth.Hasher
-	policy     auth.PasswordPolicy
-	refreshTTL time.Duration
-	throttle   *auth.Throttle
-	proxies    []netip.Prefix
-	cursors    cursorCodec
-	log        *slog.Logger
-	now        func() time.Time
+	store       bookstore.Store
+	tokens      *auth.AccessTokens
+	keyring     *auth.Keyring
+	hasher      *auth.Hasher
+	policy      auth.PasswordPolicy
+	refreshTTL  time.Duration
+	throttle    *auth.Throttle
+	proxies     []netip.Prefix
+	corsOrigins []string
+	cursors     cursorCodec
+	log         *slog.Logger
+	now         func() time.Time
 }
 
 var _ oapi.StrictServerInterface = (*Server)(nil)
@@ -72,17 +75,18 @@ func NewHandler(cfg Config) (http.Handler, error) {
 		now = time.Now
 	}
 	s := &Server{
-		store:      cfg.Store,
-		tokens:     cfg.Tokens,
-		keyring:    cfg.Keyring,
-		hasher:     cfg.Hasher,
-		policy:     cfg.Policy,
-		refreshTTL: cfg.RefreshTTL,
-		throttle:   cfg.Throttle,
-		proxies:    cfg.TrustedProxies,
-		cursors:    cursorCodec{key: cfg.CursorKey},
-		log:        cfg.Logger,
-		now:        func() time.Time { return now().UTC() },
+		store:       cfg.Store,
+		tokens:      cfg.Tokens,
+		keyring:     cfg.Keyring,
+		hasher:      cfg.Hasher,
+		policy:      cfg.Policy,
+		refreshTTL:  cfg.RefreshTTL,
+		throttle:    cfg.Throttle,
+		proxies:     cfg.TrustedProxies,
+		corsOrigins: cfg.CORSOrigins,
+		cursors:     cursorCodec{key: cfg.CursorKey},
+		log:         cfg.Logger,
+		now:         func() time.Time { return now().UTC() },
 	}
 	spec, err := LoadSpec()
 	if err != nil {
@@ -106,7 +110,7 @@ func NewHandler(cfg Config) (http.Handler, error) {
 		BaseRouter:       http.NewServeMux(),
 		ErrorHandlerFunc: onRequestError,
 	})
-	return s.observe(s.limitBody(s.authenticate(v.middleware(s, routes)))), nil
+	return s.observe(s.cors(s.limitBody(s.authenticate(v.middleware(s, routes))))), nil
 }
 
 // LoadSpec parses api/openapi.yaml as embedded in the binary, exactly as

@@ -1,0 +1,100 @@
+package httpapi_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/bookstore/bookstore/gen/oapi"
+	"github.com/bookstore/bookstore/internal/bookstore"
+	"github.com/bookstore/bookstore/internal/sqlite"
+)
+
+// panickyStore panics on FindBookByID, as a bug deep in a handler would.
+type panickyStore struct{ *sqlite.DB }
+
+func (panickyStore) FindBookByID(context.Context, uuid.UUID) (bookstore.Book, error) {
+	panic("boom: internal detail that must not leak")
+}
+
+func TestPanicBecomesProblemAndServerKeepsServing(t *testing.T) {
+	api := newTestAPI(t, func(o *apiOptions) {
+		o.wrapStore = func(db *sqlite.DB) bookstore.Store { return panickyStore{db} }
+	})
+	api.allow5xx = true
+	alice := api.register("alice")
+	res, body := api.do("GET", "/books/"+uuid.NewString(), jsonHeader(alice.Access), "")
+	if res.StatusCode != 500 || res.Header.Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("%d %s", res.StatusCode, body)
+	}
+	if strings.Contains(string(body), "boom") || strings.Contains(string(body), "goroutine") {
+		t.Errorf("the panic leaked: %s", body)
+	}
+	if !strings.Contains(api.Logs.String(), "boom") {
+		t.Error("the panic was not logged")
+	}
+	if r, _ := api.Client.GetCurrentUserWithResponse(context.Background(), alice.Auth()); r.StatusCode() != 200 {
+		t.Errorf("the server stopped serving: %d", r.StatusCode())
+	}
+}
+
+// unavailableStore answers like a locked or full database.
+type unavailableStore struct{ *sqlite.DB }
+
+func (unavailableStore) ListBooks(context.Context, bookstore.BookFilter) ([]bookstore.Book, error) {
+	return nil, &bookstore.Error{Kind: bookstore.ErrUnavailable, Message: "the database is temporarily unavailable"}
+}
+
+func TestUnavailableDatabaseIs503(t *testing.T) {
+	api := newTestAPI(t, func(o *apiOptions) {
+		o.wrapStore = func(db *sqlite.DB) bookstore.Store { return unavailableStore{db} }
+	})
+	api.allow5xx = true
+	alice := api.register("alice")
+	r, err := api.Client.ListBooksWithResponse(context.Background(), &oapi.ListBooksParams{}, alice.Auth())
+	if err != nil || r.StatusCode() != 503 || r.HTTPResponse.Header.Get("Retry-After") == "" {
+		t.Fatalf("%v %d %s", err, r.StatusCode(), r.Body)
+	}
+}
+
+func TestCORS(t *testing.T) {
+	t.Run("off by default", func(t *testing.T) {
+		api := newTestAPI(t)
+		res, _ := api.do("GET", "/healthz", http.Header{"Origin": {"https://app.example.com"}}, "")
+		if res.Header.Get("Access-Control-Allow-Origin") != "" {
+			t.Error("CORS answered without configuration")
+		}
+	})
+	t.Run("allow-listed origins", func(t *testing.T) {
+		api := newTestAPI(t, func(o *apiOptions) { o.cors = []string{"https://app.example.com"} })
+		pre := http.Header{"Origin": {"https://app.example.com"}, "Access-Control-Request-Method": {"POST"},
+			"Access-Control-Request-Headers": {"authorization, content-type"}}
+		res, _ := api.do("OPTIONS", "/books", pre, "")
+		if res.StatusCode != 204 || res.Header.Get("Access-Control-Allow-Origin") != "https://app.example.com" ||
+			!strings.Contains(res.Header.Get("Access-Control-Allow-Headers"), "Authorization") {
+			t.Errorf("preflight: %d %v", res.StatusCode, res.Header)
+		}
+		res, _ = api.do("GET", "/healthz", http.Header{"Origin": {"https://app.example.com"}}, "")
+		if res.Header.Get("Access-Control-Allow-Origin") != "https://app.example.com" || !strings.Contains(res.Header.Get("Access-Control-Expose-Headers"), "ETag") {
+			t.Errorf("simple request: %v", res.Header)
+		}
+		res, _ = api.do("GET", "/healthz", http.Header{"Origin": {"https://evil.example"}}, "")
+		if res.Header.Get("Access-Control-Allow-Origin") != "" {
+			t.Error("an origin off the list was allowed")
+		}
+	})
+}
+
+func TestSecurityHeaders(t *testing.T) {
+	api := newTestAPI(t)
+	alice := api.register("alice")
+	res, _ := api.do("GET", "/users/me", jsonHeader(alice.Access), "")
+	for h, want := range map[string]string{"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"} {
+		if got := res.Header.Get(h); got != want {
+			t.Errorf("%s = %q, want %q", h, got, want)
+		}
+	}
+}
