@@ -84,7 +84,7 @@ func uncoveredOperations(spec *openapi3.T) []string {
 
 // testAPI is the real server on a real SQLite file, reached over HTTP.
 type testAPI struct {
-	t      *testing.T
+	t      testing.TB
 	URL    string
 	Store  *sqlite.DB
 	Client *oapi.ClientWithResponses
@@ -94,6 +94,8 @@ type testAPI struct {
 	allow5xx bool
 	// Logs holds every log line the server wrote, at debug level.
 	Logs *syncBuffer
+	// handler is the API without the test's response checks, for fuzzing.
+	handler http.Handler
 }
 
 // syncBuffer is a bytes.Buffer safe for the server's concurrent writes.
@@ -130,7 +132,12 @@ type apiOptions struct {
 	wrapStore func(*sqlite.DB) bookstore.Store // e.g. to inject faults
 }
 
-func newTestAPI(t *testing.T, opt ...func(*apiOptions)) *testAPI {
+func newTestAPI(t *testing.T, opt ...func(*apiOptions)) *testAPI { return newTestAPITB(t, opt...) }
+
+// newTestAPIForFuzz is newTestAPI for a fuzz target's setup.
+func newTestAPIForFuzz(f *testing.F, opt ...func(*apiOptions)) *testAPI { return newTestAPITB(f, opt...) }
+
+func newTestAPITB(t testing.TB, opt ...func(*apiOptions)) *testAPI {
 	t.Helper()
 	o := apiOptions{argon2: cheapArgon2, accessTTL: 15 * time.Minute}
 	for _, f := range opt {
@@ -191,7 +198,7 @@ func newTestAPI(t *testing.T, opt ...func(*apiOptions)) *testAPI {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := &testAPI{t: t, Store: db, Hasher: hasher, Logs: logs}
+	api := &testAPI{t: t, Store: db, Hasher: hasher, Logs: logs, handler: h}
 	srv := httptest.NewServer(api.checkResponses(h))
 	t.Cleanup(srv.Close)
 	api.URL = srv.URL
@@ -339,7 +346,7 @@ func (api *testAPI) do(method, path string, header http.Header, body string) (*h
 }
 
 // problemOf decodes a problem document.
-func problemOf(t *testing.T, body []byte) oapi.Problem {
+func problemOf(t testing.TB, body []byte) oapi.Problem {
 	t.Helper()
 	var p oapi.Problem
 	if err := json.Unmarshal(body, &p); err != nil {
