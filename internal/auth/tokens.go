@@ -3,6 +3,7 @@ package auth
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -63,11 +64,21 @@ type AccessClaims struct {
 type AccessTokens struct {
 	issuer, audience string
 	ttl              time.Duration
-	keyring          *Keyring
 	now              func() time.Time
-	parser           *jwt.Parser // built once: its options never change
-	keyFunc          jwt.Keyfunc // the method value, bound once so Verify does not allocate it
+	keys             atomic.Pointer[tokenKeys] // swapped whole when keys rotate
 }
+
+// tokenKeys is a keyring with the parser built for its algorithms, so a
+// rotation replaces both at once and Verify never mixes two generations.
+type tokenKeys struct {
+	keyring *Keyring
+	parser  *jwt.Parser
+	keyFunc jwt.Keyfunc // bound once so Verify does not allocate it
+}
+
+// ErrUnknownKey is in the chain of Verify's error when the token names a
+// key this keyring does not hold: perhaps one another replica just made.
+var ErrUnknownKey = errors.New("kid names no key of the token's algorithm")
 
 // NewAccessTokens checks cfg and returns AccessTokens.
 func NewAccessTokens(cfg AccessTokenConfig) (*AccessTokens, error) {
@@ -89,24 +100,34 @@ func NewAccessTokens(cfg AccessTokenConfig) (*AccessTokens, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	t := &AccessTokens{issuer: cfg.Issuer, audience: cfg.Audience, ttl: cfg.AccessTTL, keyring: cfg.Keyring, now: cfg.Now}
-	t.parser = jwt.NewParser(
+	t := &AccessTokens{issuer: cfg.Issuer, audience: cfg.Audience, ttl: cfg.AccessTTL, now: cfg.Now}
+	t.SetKeyring(cfg.Keyring)
+	return t, nil
+}
+
+// SetKeyring makes kr the keys that sign and verify from now on.
+func (t *AccessTokens) SetKeyring(kr *Keyring) {
+	k := &tokenKeys{keyring: kr}
+	k.parser = jwt.NewParser(
 		// Only the algorithms of keys we hold: "none", and HS256 on an
 		// EdDSA keyring (algorithm confusion), fail before any key lookup.
-		jwt.WithValidMethods(cfg.Keyring.algs),
-		jwt.WithIssuer(cfg.Issuer),
-		jwt.WithAudience(cfg.Audience),
+		jwt.WithValidMethods(kr.algs),
+		jwt.WithIssuer(t.issuer),
+		jwt.WithAudience(t.audience),
 		jwt.WithExpirationRequired(),
 		jwt.WithNotBeforeRequired(),
 		jwt.WithIssuedAt(),
 		jwt.WithLeeway(clockLeeway),
-		jwt.WithTimeFunc(cfg.Now),
+		jwt.WithTimeFunc(t.now),
 		// Canonical base64 only: one token has one spelling.
 		jwt.WithStrictDecoding(),
 	)
-	t.keyFunc = t.verificationKey
-	return t, nil
+	k.keyFunc = func(tok *jwt.Token) (any, error) { return verificationKey(kr, tok) }
+	t.keys.Store(k)
 }
+
+// Keyring returns the keys in use.
+func (t *AccessTokens) Keyring() *Keyring { return t.keys.Load().keyring }
 
 // accessTokenClaims is the JSON payload. A typed struct decodes faster
 // than jwt.MapClaims and leaves nothing to type-assert.
@@ -154,7 +175,7 @@ func (t *AccessTokens) Issue(userID, sessionID uuid.UUID) (token string, expires
 		},
 		SessionID: sessionID.String(),
 	}
-	k := t.keyring.signer
+	k := t.keys.Load().keyring.signer
 	tok := &jwt.Token{
 		Header: map[string]any{"alg": k.method.Alg(), "typ": accessTokenType, "kid": k.kid},
 		Claims: claims,
@@ -176,7 +197,8 @@ func (t *AccessTokens) Verify(token string) (AccessClaims, error) {
 		return AccessClaims{}, invalidAccessToken(fmt.Errorf("token of %d bytes is longer than %d", len(token), maxAccessTokenLength))
 	}
 	var c accessTokenClaims
-	if _, err := t.parser.ParseWithClaims(token, &c, t.keyFunc); err != nil {
+	keys := t.keys.Load()
+	if _, err := keys.parser.ParseWithClaims(token, &c, keys.keyFunc); err != nil {
 		return AccessClaims{}, invalidAccessToken(err)
 	}
 	userID, err := uuid.Parse(c.Subject)
@@ -194,7 +216,7 @@ func (t *AccessTokens) Verify(token string) (AccessClaims, error) {
 // after checking alg against WithValidMethods, before the signature. The
 // header checks live here so a bad header costs no signature check. Header
 // values are never echoed into errors: they are attacker-controlled.
-func (t *AccessTokens) verificationKey(tok *jwt.Token) (any, error) {
+func verificationKey(kr *Keyring, tok *jwt.Token) (any, error) {
 	// jwt/v5 ignores crit; RFC 7515 §4.1.11 says a recipient that does not
 	// understand a listed extension must reject the token, and we
 	// understand none.
@@ -208,9 +230,9 @@ func (t *AccessTokens) verificationKey(tok *jwt.Token) (any, error) {
 	// fetch. It must name a key of the algorithm the token claims, so a
 	// token cannot pair one key with another key's algorithm.
 	kid, _ := tok.Header["kid"].(string)
-	k, ok := t.keyring.byKID[kid]
+	k, ok := kr.byKID[kid]
 	if !ok || k.alg != tok.Method.Alg() {
-		return nil, errors.New("kid names no key of the token's algorithm")
+		return nil, ErrUnknownKey
 	}
 	return k.verify, nil
 }
