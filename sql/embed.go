@@ -13,3 +13,9 @@ import "embed"
 //
 //go:embed sqlite/migrations/*.sql
 var SQLiteMigrations embed.FS
+
+// PostgresMigrations holds the goose migrations for PostgreSQL under
+// postgres/migrations/.
+//
+//go:embed postgres/migrations/*.sql
+var PostgresMigrations embed.FS

@@ -65,6 +65,12 @@ type SigningKey struct {
 	RetiredAt *time.Time
 }
 
+type Throttle struct {
+	Key     string
+	Count   int64
+	ResetAt time.Time
+}
+
 type User struct {
 	ID           uuid.UUID
 	Username     string

@@ -16,6 +16,7 @@ type Store interface {
 	SessionStore
 	BookStore
 	KeyStore
+	ThrottleStore
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 	Close() error
@@ -111,7 +112,8 @@ type BookStore interface {
 	ListBooks(ctx context.Context, f BookFilter) ([]Book, error)
 	// UpdateBook runs change on the current book inside a transaction and
 	// stores the result with Version+1 and UpdatedAt as change left it. An
-	// error from change aborts the update and is returned as is.
+	// error from change aborts the update and is returned as is. change may
+	// run more than once when the database retries the transaction.
 	UpdateBook(ctx context.Context, id uuid.UUID, change func(*Book) error) (Book, error)
 	// DeleteBook deletes the book if check (run inside the transaction on
 	// the current book) returns nil.

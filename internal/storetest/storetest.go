@@ -31,8 +31,8 @@ func Run(t *testing.T, open func(t *testing.T) bookstore.Store) {
 	t.Run("Keys", func(t *testing.T) { testKeys(t, open) })
 }
 
-// t0 is the tests' "now". Stores keep milliseconds (SQLite) or
-// microseconds (PostgreSQL), so every time used here is whole milliseconds.
+// t0 is the tests' "now". Stores keep milliseconds, so every time used
+// here is whole milliseconds.
 var t0 = time.Date(2030, time.March, 4, 5, 6, 7, 8_000_000, time.UTC)
 
 const someHash = "$argon2id$v=19$m=65536,t=2,p=1$c29tZXNhbHQ$c29tZWhhc2g"

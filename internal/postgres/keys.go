@@ -1,0 +1,69 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/bookstore/bookstore/gen/pgdb"
+	"github.com/bookstore/bookstore/internal/bookstore"
+)
+
+func (db *DB) SigningKeys(ctx context.Context) ([]bookstore.SigningKey, error) {
+	rows, err := db.q.SigningKeys(ctx)
+	if err != nil {
+		return nil, mapErr(err, "", "")
+	}
+	keys := make([]bookstore.SigningKey, 0, len(rows))
+	for _, r := range rows {
+		keys = append(keys, bookstore.SigningKey{
+			KID:       r.Kid,
+			Alg:       r.Alg,
+			Secret:    r.Secret,
+			CreatedAt: fromDB(r.CreatedAt),
+			RetiredAt: fromDBPtr(r.RetiredAt),
+		})
+	}
+	return keys, nil
+}
+
+func (db *DB) AddSigningKey(ctx context.Context, k bookstore.SigningKey) error {
+	err := db.q.AddSigningKey(ctx, pgdb.AddSigningKeyParams{
+		Kid:       k.KID,
+		Alg:       k.Alg,
+		Secret:    k.Secret,
+		CreatedAt: ms(k.CreatedAt),
+		RetiredAt: msPtr(k.RetiredAt),
+	})
+	return mapErr(err, "", "a signing key with this kid already exists")
+}
+
+// Secret reads first, so generate runs only until the secret exists. The
+// insert does nothing if another call (on any replica) stored one meanwhile,
+// and the read that follows it, a new statement, sees whichever value was
+// committed first.
+func (db *DB) Secret(ctx context.Context, name string, generate func() ([]byte, error)) ([]byte, error) {
+	v, err := db.q.FindSecret(ctx, name)
+	if err == nil {
+		return v, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return nil, mapErr(err, "", "")
+	}
+	fresh, err := generate()
+	if err != nil {
+		return nil, fmt.Errorf("postgres: generate secret %q: %w", name, err)
+	}
+	err = db.q.InsertSecret(ctx, pgdb.InsertSecretParams{Name: name, Value: fresh, CreatedAt: ms(time.Now())})
+	if err != nil {
+		return nil, mapErr(err, "", "")
+	}
+	v, err = db.q.FindSecret(ctx, name)
+	if err != nil {
+		return nil, mapErr(err, "", "")
+	}
+	return v, nil
+}

@@ -1,0 +1,122 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/bookstore/bookstore/gen/pgdb"
+	"github.com/bookstore/bookstore/internal/bookstore"
+)
+
+const (
+	msgUserNotFound  = "user not found"
+	msgUsernameTaken = "username is taken"
+)
+
+func (db *DB) CreateUser(ctx context.Context, u bookstore.User) error {
+	err := db.q.CreateUser(ctx, pgdb.CreateUserParams{
+		ID:           u.ID,
+		Username:     u.Username,
+		PasswordHash: u.PasswordHash,
+		Admin:        u.Admin,
+		CreatedAt:    ms(u.CreatedAt),
+	})
+	return mapErr(err, msgUserNotFound, msgUsernameTaken)
+}
+
+func (db *DB) FindUserByID(ctx context.Context, id uuid.UUID) (bookstore.User, error) {
+	row, err := db.q.FindUserByID(ctx, id)
+	if err != nil {
+		return bookstore.User{}, mapErr(err, msgUserNotFound, "")
+	}
+	return userFromRow(row), nil
+}
+
+func (db *DB) FindUserByUsername(ctx context.Context, username string) (bookstore.User, error) {
+	row, err := db.q.FindUserByUsername(ctx, username)
+	if err != nil {
+		return bookstore.User{}, mapErr(err, msgUserNotFound, "")
+	}
+	return userFromRow(row), nil
+}
+
+// ListUsers treats a Limit of zero or less as no limit.
+func (db *DB) ListUsers(ctx context.Context, f bookstore.UserFilter) ([]bookstore.User, error) {
+	p := pgdb.ListUsersParams{Query: f.Query, MaxRows: maxRows(f.Limit)}
+	if f.After != nil {
+		p.HasAfter = true
+		p.AfterUsername = f.After.Username
+		p.AfterID = f.After.ID
+	}
+	rows, err := db.q.ListUsers(ctx, p)
+	if err != nil {
+		return nil, mapErr(err, "", "")
+	}
+	users := make([]bookstore.User, 0, len(rows))
+	for _, row := range rows {
+		users = append(users, userFromRow(row))
+	}
+	return users, nil
+}
+
+func (db *DB) SetUserAdmin(ctx context.Context, id uuid.UUID, admin bool) (bookstore.User, error) {
+	row, err := db.q.SetUserAdmin(ctx, pgdb.SetUserAdminParams{ID: id, Admin: admin})
+	if err != nil {
+		return bookstore.User{}, mapErr(err, msgUserNotFound, "")
+	}
+	return userFromRow(row), nil
+}
+
+func (db *DB) SetPasswordHash(ctx context.Context, id uuid.UUID, hash string) error {
+	n, err := db.q.SetPasswordHash(ctx, pgdb.SetPasswordHashParams{ID: id, PasswordHash: hash})
+	if err != nil {
+		return mapErr(err, msgUserNotFound, "")
+	}
+	if n == 0 {
+		return bookstore.Errorf(bookstore.ErrNotFound, msgUserNotFound)
+	}
+	return nil
+}
+
+// ChangePassword updates the user row first: its row lock orders this
+// against a concurrent ChangePassword or DeleteUser of the same user.
+func (db *DB) ChangePassword(ctx context.Context, id uuid.UUID, hash string, keep uuid.UUID, now time.Time) error {
+	err := db.inTx(ctx, func(q *pgdb.Queries) error {
+		n, err := q.SetPasswordHash(ctx, pgdb.SetPasswordHashParams{ID: id, PasswordHash: hash})
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return bookstore.Errorf(bookstore.ErrNotFound, msgUserNotFound)
+		}
+		return q.RevokeUserSessionsExcept(ctx, pgdb.RevokeUserSessionsExceptParams{
+			UserID: id, Keep: keep, Now: ms(now),
+		})
+	})
+	return mapErr(err, msgUserNotFound, "")
+}
+
+// DeleteUser relies on ON DELETE CASCADE for the user's books, sessions
+// (with their refresh tokens) and idempotency keys.
+func (db *DB) DeleteUser(ctx context.Context, id uuid.UUID) error {
+	n, err := db.q.DeleteUser(ctx, id)
+	if err != nil {
+		return mapErr(err, msgUserNotFound, "")
+	}
+	if n == 0 {
+		return bookstore.Errorf(bookstore.ErrNotFound, msgUserNotFound)
+	}
+	return nil
+}
+
+func userFromRow(r pgdb.User) bookstore.User {
+	return bookstore.User{
+		ID:           r.ID,
+		Username:     r.Username,
+		PasswordHash: r.PasswordHash,
+		Admin:        r.Admin,
+		CreatedAt:    fromDB(r.CreatedAt),
+	}
+}
