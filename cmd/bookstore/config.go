@@ -58,7 +58,7 @@ type Config struct {
 	AdminPassword     string
 	MinPasswordLength int
 	Throttle          bool
-	TrustedProxies    []netip.Prefix // validated only: used once throttling reads X-Forwarded-For
+	TrustedProxies    []netip.Prefix // peers whose X-Forwarded-For names the client
 	LogLevel          slog.Level
 }
 

@@ -403,3 +403,64 @@ func TestServeStopsOnSIGTERM(t *testing.T) {
 		t.Errorf("the log does not show the database closing:\n%s", stderr)
 	}
 }
+
+// TestThrottleSettings checks the wiring of BOOKSTORE_THROTTLE and
+// BOOKSTORE_TRUSTED_PROXIES; the throttle itself is tested in
+// internal/auth and internal/httpapi.
+func TestThrottleSettings(t *testing.T) {
+	t.Parallel()
+	failLogins := func(t *testing.T, c *oapi.ClientWithResponses, n int) (last *oapi.LoginResponse) {
+		for range n {
+			res, err := c.LoginWithResponse(t.Context(), oapi.LoginRequest{Username: "alice", Password: "not the password at all"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			last = res
+		}
+		return last
+	}
+	t.Run("on", func(t *testing.T) {
+		t.Parallel()
+		m, _ := NewTestMain(t, nil)
+		MustRunMain(t, m)
+		res := failLogins(t, newClient(t, m.Addr()), 11)
+		if res.StatusCode() != http.StatusTooManyRequests || res.HTTPResponse.Header.Get("Retry-After") == "" {
+			t.Errorf("11th failed login: status %d, Retry-After %q; want 429 with Retry-After", res.StatusCode(), res.HTTPResponse.Header.Get("Retry-After"))
+		}
+	})
+	t.Run("off", func(t *testing.T) {
+		t.Parallel()
+		m, logs := NewTestMain(t, map[string]string{"BOOKSTORE_THROTTLE": "off"})
+		MustRunMain(t, m)
+		if res := failLogins(t, newClient(t, m.Addr()), 11); res.StatusCode() != http.StatusUnauthorized {
+			t.Errorf("11th failed login: status %d; want 401", res.StatusCode())
+		}
+		if !strings.Contains(logs.String(), `"level":"WARN","msg":"throttling is off`) {
+			t.Errorf("no warning that throttling is off")
+		}
+	})
+	t.Run("trusted proxies", func(t *testing.T) {
+		t.Parallel()
+		m, _ := NewTestMain(t, map[string]string{"BOOKSTORE_TRUSTED_PROXIES": "127.0.0.0/8"})
+		MustRunMain(t, m)
+		c := newClient(t, m.Addr())
+		if res, err := c.RegisterUserWithResponse(t.Context(), oapi.RegisterRequest{Username: "alice", Password: goodPassword}); err != nil || res.StatusCode() != 201 {
+			t.Fatalf("register: %v %v", res, err)
+		}
+		forwarded := func(_ context.Context, req *http.Request) error {
+			req.Header.Set("X-Forwarded-For", "203.0.113.7")
+			return nil
+		}
+		res, err := c.LoginWithResponse(t.Context(), oapi.LoginRequest{Username: "alice", Password: goodPassword}, forwarded)
+		if err != nil || res.JSON200 == nil {
+			t.Fatalf("login: %v %v", res, err)
+		}
+		sessions, err := c.ListMySessionsWithResponse(t.Context(), bearer(res.JSON200.AccessToken))
+		if err != nil || sessions.JSON200 == nil || len(sessions.JSON200.Items) != 1 {
+			t.Fatalf("sessions: %v %v", sessions, err)
+		}
+		if ip := sessions.JSON200.Items[0].Ip; ip != "203.0.113.7" {
+			t.Errorf("session ip = %q; want the forwarded client 203.0.113.7", ip)
+		}
+	})
+}

@@ -106,7 +106,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	log := m.Logger
 	log.Info("starting", "version", version, "config", m.Config)
 	if !m.Config.Throttle {
-		log.Warn("throttling is off (BOOKSTORE_THROTTLE=off): use this for benchmarks only")
+		log.Warn("throttling is off (BOOKSTORE_THROTTLE=off): failed logins and registrations are not limited; use this for benchmarks only")
 	}
 
 	db, err := openDatabase(ctx, m.Config.DatabasePath)
@@ -121,10 +121,13 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		log.Info("database closed")
 	}()
 
-	handler, err := m.handler(ctx, db)
+	handler, throttle, err := m.handler(ctx, db)
 	if err != nil {
 		return err
 	}
+	// Registered after the database's Close, so it runs before it.
+	stopSweeping := sweepThrottle(ctx, throttle, log)
+	defer stopSweeping()
 
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", m.Config.Addr)
@@ -189,8 +192,9 @@ func openDatabase(ctx context.Context, path string) (*sqlite.DB, error) {
 }
 
 // handler builds the API over db: password hashing, the signing keys (made
-// and stored on first start), access tokens and the cursor key.
-func (m *Main) handler(ctx context.Context, db *sqlite.DB) (http.Handler, error) {
+// and stored on first start), access tokens, the cursor key and the
+// throttle (nil when off).
+func (m *Main) handler(ctx context.Context, db *sqlite.DB) (_ http.Handler, _ *auth.Throttle, err error) {
 	cfg, log := m.Config, m.Logger
 	params := m.argon2
 	if params == (auth.Argon2Params{}) {
@@ -198,20 +202,20 @@ func (m *Main) handler(ctx context.Context, db *sqlite.DB) (http.Handler, error)
 	}
 	hasher, err := auth.NewHasher(params, runtime.NumCPU())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	policy, err := auth.NewPasswordPolicy(cfg.MinPasswordLength)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	keyring, err := auth.LoadKeyring(ctx, db, cfg.JWTAlg, cfg.JWTSecret, time.Now())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	log.Info("signing key loaded", "alg", cfg.JWTAlg, "kid", keyring.SigningKID(), "from_secret", cfg.JWTSecret != nil)
 	tokens, err := auth.NewAccessTokens(auth.AccessTokenConfig{AccessTTL: cfg.AccessTTL, Keyring: keyring})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// Kept in the database so cursors stay valid across restarts and
 	// replicas.
@@ -219,29 +223,73 @@ func (m *Main) handler(ctx context.Context, db *sqlite.DB) (http.Handler, error)
 		return randomBytes(32), nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("load the cursor key: %w", err)
+		return nil, nil, fmt.Errorf("load the cursor key: %w", err)
+	}
+	var throttle *auth.Throttle // nil allows everything
+	if cfg.Throttle {
+		if throttle, err = auth.NewThrottle(db, auth.DefaultThrottleLimits()); err != nil {
+			return nil, nil, err
+		}
 	}
 	if err := bootstrapAdmin(ctx, db, hasher, policy, cfg.AdminUsername, cfg.AdminPassword, log); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	registerFormats()
 	h, err := httpapi.NewHandler(httpapi.Config{
-		Store:      db,
-		Tokens:     tokens,
-		Keyring:    keyring,
-		Hasher:     hasher,
-		Policy:     policy,
-		RefreshTTL: cfg.RefreshTTL,
-		CursorKey:  cursorKey,
-		Logger:     log,
+		Store:          db,
+		Tokens:         tokens,
+		Keyring:        keyring,
+		Hasher:         hasher,
+		Policy:         policy,
+		RefreshTTL:     cfg.RefreshTTL,
+		Throttle:       throttle,
+		TrustedProxies: cfg.TrustedProxies,
+		CursorKey:      cursorKey,
+		Logger:         log,
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if m.wrap != nil {
 		h = m.wrap(h)
 	}
-	return h, nil
+	return h, throttle, nil
+}
+
+// sweepInterval is how often ended throttle windows are deleted. Counters
+// in ended windows are already ignored; sweeping only keeps the table small.
+const sweepInterval = 10 * time.Minute
+
+// sweepThrottle deletes ended throttle windows every sweepInterval until
+// the returned stop is called; stop waits for a sweep in progress.
+func sweepThrottle(ctx context.Context, t *auth.Throttle, log *slog.Logger) (stop func()) {
+	if t == nil {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(sweepInterval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-tick.C:
+				n, err := t.Sweep(ctx, now)
+				if err != nil && ctx.Err() == nil {
+					log.Warn("throttle sweep failed", "error", err.Error())
+					continue
+				}
+				log.Debug("throttle swept", "deleted", n)
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }
 
 func randomBytes(n int) []byte {

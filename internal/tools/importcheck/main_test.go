@@ -23,7 +23,7 @@ func TestCheck(t *testing.T) {
 
 	bad := append(pkgs[:len(pkgs):len(pkgs)],
 		pkg{ImportPath: "example.com/m/internal/sqlite", Module: mod, Imports: []string{"example.com/m/internal/httpapi", "example.com/m/gen/oapi"}},
-		pkg{ImportPath: "example.com/m/internal/stuff", Module: mod},
+		pkg{ImportPath: "example.com/m/internal/bench/load", Module: mod, Imports: []string{"example.com/m/internal/auth", "example.com/m/gen/sqlitedb"}},
 	)
 	bad[3].Imports = append(bad[3].Imports, "github.com/golang-jwt/jwt/v5") // bookstore
 	bad[7].Imports = append(bad[7].Imports, "example.com/m/gen/oapi")       // cmd
@@ -32,7 +32,7 @@ func TestCheck(t *testing.T) {
 		"cmd/bookstore imports gen/oapi: it may import only internal/..., api, sql of this module",
 		"internal/sqlite imports internal/httpapi: it may import only internal/bookstore, gen/sqlitedb, sql of this module",
 		"internal/sqlite imports gen/oapi: it may import only internal/bookstore, gen/sqlitedb, sql of this module",
-		"internal/stuff: no import rule; add one to internal/tools/importcheck",
+		"internal/bench/load imports gen/sqlitedb: it may import only internal/..., api, sql of this module",
 	}
 	if got := check(bad); !reflect.DeepEqual(got, want) {
 		t.Errorf("got\n%q\nwant\n%q", got, want)
