@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -36,6 +37,12 @@ func settings() []setting {
 		{"throttle", "BOOKSTORE_THROTTLE", "on", "on|off", "throttle failed logins and registrations (off is for benchmarks only)"},
 		{"trusted-proxies", "BOOKSTORE_TRUSTED_PROXIES", "", "CIDRS", "comma-separated CIDR prefixes of proxies whose X-Forwarded-For is trusted"},
 		{"log-level", "BOOKSTORE_LOG_LEVEL", "info", "LEVEL", "log level: debug, info, warn or error"},
+		{"cors-origins", "BOOKSTORE_CORS_ORIGINS", "", "ORIGINS", "comma-separated origins (e.g. https://app.example.com) whose pages may call the API; CORS is off without it"},
+		{"read-header-timeout", "BOOKSTORE_READ_HEADER_TIMEOUT", "5s", "DURATION", "longest a client may take to send the request headers"},
+		{"read-timeout", "BOOKSTORE_READ_TIMEOUT", "30s", "DURATION", "longest a client may take to send a whole request"},
+		{"write-timeout", "BOOKSTORE_WRITE_TIMEOUT", "30s", "DURATION", "longest the server may take to write a response"},
+		{"idle-timeout", "BOOKSTORE_IDLE_TIMEOUT", "120s", "DURATION", "how long an idle keep-alive connection stays open"},
+		{"max-header-bytes", "BOOKSTORE_MAX_HEADER_BYTES", "262144", "BYTES", "largest request header block accepted (4096 to 8388608); room for a long token"},
 	}
 }
 
@@ -60,6 +67,14 @@ type Config struct {
 	Throttle          bool
 	TrustedProxies    []netip.Prefix // peers whose X-Forwarded-For names the client
 	LogLevel          slog.Level
+	CORSOrigins       []string
+	Limits            ServerLimits
+}
+
+// ServerLimits bound what one client can make the server hold.
+type ServerLimits struct {
+	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	MaxHeaderBytes                                            int
 }
 
 // LogValue lists the settings that are safe to log: never the JWT secret or
@@ -78,6 +93,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("refresh_ttl", c.RefreshTTL.String()),
 		slog.Int("min_password_length", c.MinPasswordLength),
 		slog.Bool("throttle", c.Throttle),
+		slog.Any("cors_origins", c.CORSOrigins),
 		slog.String("trusted_proxies", strings.Join(proxies, ",")),
 		slog.String("log_level", c.LogLevel.String()),
 	)
@@ -330,6 +346,44 @@ func (f *flagSet) logLevel() (slog.Level, error) {
 	return 0, usagef("%s: %q is not one of debug, info, warn, error", src, v)
 }
 
+func (f *flagSet) corsOrigins() ([]string, error) {
+	v, src := f.lookup("cors-origins")
+	var out []string
+	for item := range strings.SplitSeq(v, ",") {
+		item = strings.TrimRight(strings.TrimSpace(item), "/")
+		if item == "" {
+			continue
+		}
+		u, err := url.Parse(item)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || item == "*" {
+			return nil, usagef("%s: %q is not an origin like https://app.example.com", src, item)
+		}
+		out = append(out, item)
+	}
+	return out, nil
+}
+
+func (f *flagSet) serverLimits() (ServerLimits, error) {
+	var l ServerLimits
+	var err error
+	for _, d := range []struct {
+		name string
+		dst  *time.Duration
+	}{
+		{"read-header-timeout", &l.ReadHeaderTimeout}, {"read-timeout", &l.ReadTimeout},
+		{"write-timeout", &l.WriteTimeout}, {"idle-timeout", &l.IdleTimeout},
+	} {
+		if *d.dst, err = f.duration(d.name, 100*time.Millisecond, time.Hour); err != nil {
+			return ServerLimits{}, err
+		}
+	}
+	v, src := f.lookup("max-header-bytes")
+	if l.MaxHeaderBytes, err = strconv.Atoi(v); err != nil || l.MaxHeaderBytes < 4096 || l.MaxHeaderBytes > 8<<20 {
+		return ServerLimits{}, usagef("%s: %q is not a number of bytes in [4096, 8388608]", src, v)
+	}
+	return l, nil
+}
+
 // serveSettings are the flags of bookstore serve: all of them.
 func serveSettings() []string {
 	var names []string
@@ -366,6 +420,12 @@ func serveConfig(f *flagSet) (Config, error) {
 		return Config{}, err
 	}
 	if c.LogLevel, err = f.logLevel(); err != nil {
+		return Config{}, err
+	}
+	if c.CORSOrigins, err = f.corsOrigins(); err != nil {
+		return Config{}, err
+	}
+	if c.Limits, err = f.serverLimits(); err != nil {
 		return Config{}, err
 	}
 	c.AdminUsername = f.getenv(envAdminUsername)

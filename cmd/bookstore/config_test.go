@@ -27,6 +27,9 @@ func parseServeConfig(args []string, env map[string]string) (Config, error) {
 
 const secret32 = "0123456789abcdef0123456789abcdef"
 
+var defaultLimits = ServerLimits{ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
+	WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 256 << 10}
+
 func TestServeConfig(t *testing.T) {
 	defaults := Config{
 		Addr:              "127.0.0.1:8080",
@@ -37,6 +40,7 @@ func TestServeConfig(t *testing.T) {
 		MinPasswordLength: 15,
 		Throttle:          true,
 		LogLevel:          slog.LevelInfo,
+		Limits:            defaultLimits,
 	}
 	with := func(change func(*Config)) Config {
 		c := defaults
@@ -65,6 +69,9 @@ func TestServeConfig(t *testing.T) {
 				"BOOKSTORE_THROTTLE":            "off",
 				"BOOKSTORE_TRUSTED_PROXIES":     "10.0.0.0/8, 192.168.1.7/24,2001:db8::/32",
 				"BOOKSTORE_LOG_LEVEL":           "debug",
+				"BOOKSTORE_CORS_ORIGINS":        "https://app.example.com, http://localhost:5173/",
+				"BOOKSTORE_WRITE_TIMEOUT":       "1m",
+				"BOOKSTORE_MAX_HEADER_BYTES":    "1048576",
 			},
 			want: Config{
 				Addr:              "0.0.0.0:9000",
@@ -82,7 +89,10 @@ func TestServeConfig(t *testing.T) {
 					netip.MustParsePrefix("192.168.1.0/24"),
 					netip.MustParsePrefix("2001:db8::/32"),
 				},
-				LogLevel: slog.LevelDebug,
+				LogLevel:    slog.LevelDebug,
+				CORSOrigins: []string{"https://app.example.com", "http://localhost:5173"},
+				Limits: ServerLimits{ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
+					WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 1 << 20},
 			},
 		},
 		{
@@ -154,6 +164,10 @@ func TestServeConfigRefusesBadValues(t *testing.T) {
 			want: []string{"BOOKSTORE_REFRESH_TTL", "shorter"}},
 		{name: "throttle", env: map[string]string{"BOOKSTORE_THROTTLE": "maybe"}, want: []string{"BOOKSTORE_THROTTLE", "on nor off"}},
 		{name: "log level", args: []string{"--log-level", "loud"}, want: []string{"--log-level", "debug, info, warn, error"}},
+		{name: "CORS wildcard", env: map[string]string{"BOOKSTORE_CORS_ORIGINS": "*"}, want: []string{"BOOKSTORE_CORS_ORIGINS", "origin"}},
+		{name: "CORS origin with a path", args: []string{"--cors-origins", "https://a.example/app"}, want: []string{"--cors-origins"}},
+		{name: "timeout not a duration", env: map[string]string{"BOOKSTORE_READ_TIMEOUT": "long"}, want: []string{"BOOKSTORE_READ_TIMEOUT", "duration"}},
+		{name: "header limit too small", args: []string{"--max-header-bytes", "100"}, want: []string{"--max-header-bytes", "4096"}},
 		{name: "unknown flag", args: []string{"--port", "80"}, want: []string{"-port"}},
 		{name: "positional argument", args: []string{"extra"}, want: []string{`unexpected argument "extra"`}},
 	}

@@ -24,6 +24,7 @@ Usage:
   bookstore migrate [flags]        apply the database migrations and exit
   bookstore user create --username NAME [--admin] [flags]
                                    create a user; the password is read from stdin
+  bookstore keys rotate [flags]    make a new signing key; the old ones retire
   bookstore version                print the version
   bookstore help                   print this help
 
@@ -45,6 +46,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = runMigrate(ctx, rest, stdout, stderr, getenv)
 	case "user":
 		err = runUser(ctx, rest, stdin, stdout, stderr, getenv)
+	case "keys":
+		err = runKeys(ctx, rest, stdout, stderr, getenv)
 	case "version":
 		if len(rest) > 0 {
 			err = usagef("version takes no arguments")

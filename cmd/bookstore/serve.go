@@ -121,13 +121,13 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		log.Info("database closed")
 	}()
 
-	handler, throttle, err := m.handler(ctx, db)
+	handler, chores, err := m.handler(ctx, db)
 	if err != nil {
 		return err
 	}
 	// Registered after the database's Close, so it runs before it.
-	stopSweeping := sweepThrottle(ctx, throttle, log)
-	defer stopSweeping()
+	stopChores := startHousekeeping(ctx, chores, log)
+	defer stopChores()
 
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", m.Config.Addr)
@@ -138,12 +138,14 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Handler: handler,
 		// A slow or stalled client cannot hold a connection (and its
 		// goroutine) for long: headers in 5 s, the whole request in 30 s.
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ReadHeaderTimeout: m.Config.Limits.ReadHeaderTimeout,
+		ReadTimeout:       m.Config.Limits.ReadTimeout,
+		WriteTimeout:      m.Config.Limits.WriteTimeout,
+		IdleTimeout:       m.Config.Limits.IdleTimeout,
+		// Large enough for a 100 KB token to reach the API and be refused
+		// as a 401 problem, rather than cut off as a bare 431.
+		MaxHeaderBytes: m.Config.Limits.MaxHeaderBytes,
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	m.mu.Lock()
 	m.addr = ln.Addr().String()
@@ -194,7 +196,8 @@ func openDatabase(ctx context.Context, path string) (*sqlite.DB, error) {
 // handler builds the API over db: password hashing, the signing keys (made
 // and stored on first start), access tokens, the cursor key and the
 // throttle (nil when off).
-func (m *Main) handler(ctx context.Context, db *sqlite.DB) (_ http.Handler, _ *auth.Throttle, err error) {
+func (m *Main) handler(ctx context.Context, db *sqlite.DB) (_ http.Handler, _ housekeeping, err error) {
+	var none housekeeping
 	cfg, log := m.Config, m.Logger
 	params := m.argon2
 	if params == (auth.Argon2Params{}) {
@@ -202,87 +205,116 @@ func (m *Main) handler(ctx context.Context, db *sqlite.DB) (_ http.Handler, _ *a
 	}
 	hasher, err := auth.NewHasher(params, runtime.NumCPU())
 	if err != nil {
-		return nil, nil, err
+		return nil, none, err
 	}
 	policy, err := auth.NewPasswordPolicy(cfg.MinPasswordLength)
 	if err != nil {
-		return nil, nil, err
+		return nil, none, err
 	}
-	keyring, err := auth.LoadKeyring(ctx, db, cfg.JWTAlg, cfg.JWTSecret, time.Now())
+	keyCfg := keyConfig(cfg, db)
+	keyring, err := auth.LoadKeyring(ctx, keyCfg, time.Now())
 	if err != nil {
-		return nil, nil, err
+		return nil, none, err
 	}
 	log.Info("signing key loaded", "alg", cfg.JWTAlg, "kid", keyring.SigningKID(), "from_secret", cfg.JWTSecret != nil)
 	tokens, err := auth.NewAccessTokens(auth.AccessTokenConfig{AccessTTL: cfg.AccessTTL, Keyring: keyring})
 	if err != nil {
-		return nil, nil, err
+		return nil, none, err
 	}
+	keys := auth.NewKeyReloader(keyCfg, tokens)
 	// Kept in the database so cursors stay valid across restarts and
 	// replicas.
 	cursorKey, err := db.Secret(ctx, "cursor-hmac", func() ([]byte, error) {
 		return randomBytes(32), nil
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("load the cursor key: %w", err)
+		return nil, none, fmt.Errorf("load the cursor key: %w", err)
 	}
 	var throttle *auth.Throttle // nil allows everything
 	if cfg.Throttle {
 		if throttle, err = auth.NewThrottle(db, auth.DefaultThrottleLimits()); err != nil {
-			return nil, nil, err
+			return nil, none, err
 		}
 	}
 	if err := bootstrapAdmin(ctx, db, hasher, policy, cfg.AdminUsername, cfg.AdminPassword, log); err != nil {
-		return nil, nil, err
+		return nil, none, err
 	}
 	registerFormats()
 	h, err := httpapi.NewHandler(httpapi.Config{
 		Store:          db,
 		Tokens:         tokens,
-		Keyring:        keyring,
+		Keys:           keys,
 		Hasher:         hasher,
 		Policy:         policy,
 		RefreshTTL:     cfg.RefreshTTL,
 		Throttle:       throttle,
 		TrustedProxies: cfg.TrustedProxies,
+		CORSOrigins:    cfg.CORSOrigins,
 		CursorKey:      cursorKey,
 		Logger:         log,
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, none, err
 	}
 	if m.wrap != nil {
 		h = m.wrap(h)
 	}
-	return h, throttle, nil
+	return h, housekeeping{throttle: throttle, keys: keys}, nil
 }
 
-// sweepInterval is how often ended throttle windows are deleted. Counters
-// in ended windows are already ignored; sweeping only keeps the table small.
-const sweepInterval = 10 * time.Minute
+// keyConfig says where the signing keys come from.
+func keyConfig(cfg Config, store bookstore.KeyStore) auth.KeyConfig {
+	return auth.KeyConfig{Store: store, Alg: cfg.JWTAlg, Secret: cfg.JWTSecret, AccessTTL: cfg.AccessTTL}
+}
 
-// sweepThrottle deletes ended throttle windows every sweepInterval until
-// the returned stop is called; stop waits for a sweep in progress.
-func sweepThrottle(ctx context.Context, t *auth.Throttle, log *slog.Logger) (stop func()) {
-	if t == nil {
-		return func() {}
-	}
+// The background chores of a server: keep the signing keys in step with
+// the database (another replica or `bookstore keys rotate` may have rotated
+// them) and delete ended throttle windows, which are ignored anyway but
+// would make the table grow.
+const (
+	keyReloadInterval = time.Minute
+	sweepInterval     = 10 * time.Minute
+)
+
+type housekeeping struct {
+	throttle *auth.Throttle // nil when throttling is off
+	keys     *auth.KeyReloader
+}
+
+// startHousekeeping runs the chores until the returned stop is called;
+// stop waits for a chore in progress. A chore that fails or panics is
+// logged and tried again next time: it never takes the server down.
+func startHousekeeping(ctx context.Context, h housekeeping, log *slog.Logger) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
+	chore := func(name string, fn func(now time.Time) error) {
+		defer func() {
+			if v := recover(); v != nil {
+				log.Error("housekeeping panicked", "chore", name, "panic", fmt.Sprint(v))
+			}
+		}()
+		if err := fn(time.Now()); err != nil && ctx.Err() == nil {
+			log.Warn("housekeeping failed", "chore", name, "error", err.Error())
+		}
+	}
 	go func() {
 		defer close(done)
-		tick := time.NewTicker(sweepInterval)
-		defer tick.Stop()
+		reload := time.NewTicker(keyReloadInterval)
+		defer reload.Stop()
+		sweep := time.NewTicker(sweepInterval)
+		defer sweep.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case now := <-tick.C:
-				n, err := t.Sweep(ctx, now)
-				if err != nil && ctx.Err() == nil {
-					log.Warn("throttle sweep failed", "error", err.Error())
-					continue
-				}
-				log.Debug("throttle swept", "deleted", n)
+			case <-reload.C:
+				chore("reload signing keys", func(now time.Time) error { return h.keys.Reload(ctx, now) })
+			case <-sweep.C:
+				chore("sweep throttle", func(now time.Time) error {
+					n, err := h.throttle.Sweep(ctx, now)
+					log.Debug("throttle swept", "deleted", n)
+					return err
+				})
 			}
 		}
 	}()

@@ -34,6 +34,18 @@ func (q *Queries) AddSigningKey(ctx context.Context, arg AddSigningKeyParams) er
 	return err
 }
 
+const deleteRetiredSigningKeys = `-- name: DeleteRetiredSigningKeys :execrows
+DELETE FROM signing_keys WHERE retired_at < $1::timestamptz
+`
+
+func (q *Queries) DeleteRetiredSigningKeys(ctx context.Context, before time.Time) (int64, error) {
+	result, err := q.db.Exec(ctx, deleteRetiredSigningKeys, before)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const findSecret = `-- name: FindSecret :one
 SELECT value FROM server_secrets WHERE name = $1
 `
@@ -60,6 +72,29 @@ type InsertSecretParams struct {
 // concurrent insert of the same name waits for the first to commit.
 func (q *Queries) InsertSecret(ctx context.Context, arg InsertSecretParams) error {
 	_, err := q.db.Exec(ctx, insertSecret, arg.Name, arg.Value, arg.CreatedAt)
+	return err
+}
+
+const lockSigningKeys = `-- name: LockSigningKeys :exec
+LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE
+`
+
+// A rotation is LockSigningKeys, RetireSigningKeys, then AddSigningKey in one
+// transaction. The lock conflicts with itself and with every write to the
+// table (not with reads), so concurrent rotations run one after another and
+// each retires the key the previous one added: a retire that merely waited
+// on row locks would not see a key inserted meanwhile.
+func (q *Queries) LockSigningKeys(ctx context.Context) error {
+	_, err := q.db.Exec(ctx, lockSigningKeys)
+	return err
+}
+
+const retireSigningKeys = `-- name: RetireSigningKeys :exec
+UPDATE signing_keys SET retired_at = $1::timestamptz WHERE retired_at IS NULL
+`
+
+func (q *Queries) RetireSigningKeys(ctx context.Context, now time.Time) error {
+	_, err := q.db.Exec(ctx, retireSigningKeys, now)
 	return err
 }
 

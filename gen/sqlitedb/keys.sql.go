@@ -34,6 +34,18 @@ func (q *Queries) AddSigningKey(ctx context.Context, arg AddSigningKeyParams) er
 	return err
 }
 
+const deleteRetiredSigningKeys = `-- name: DeleteRetiredSigningKeys :execrows
+DELETE FROM signing_keys WHERE retired_at < CAST(?1 AS INTEGER)
+`
+
+func (q *Queries) DeleteRetiredSigningKeys(ctx context.Context, before int64) (int64, error) {
+	result, err := q.db.ExecContext(ctx, deleteRetiredSigningKeys, before)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
 const findSecret = `-- name: FindSecret :one
 SELECT value FROM server_secrets WHERE name = ?1
 `
@@ -59,6 +71,18 @@ type InsertSecretParams struct {
 // The first writer wins; later ones keep what is stored and read it back.
 func (q *Queries) InsertSecret(ctx context.Context, arg InsertSecretParams) error {
 	_, err := q.db.ExecContext(ctx, insertSecret, arg.Name, arg.Value, arg.CreatedAt)
+	return err
+}
+
+const retireSigningKeys = `-- name: RetireSigningKeys :exec
+UPDATE signing_keys SET retired_at = CAST(?1 AS INTEGER) WHERE retired_at IS NULL
+`
+
+// A rotation is RetireSigningKeys then AddSigningKey in one transaction.
+// (@now is cast because sqlc would otherwise type it after the nullable
+// column.)
+func (q *Queries) RetireSigningKeys(ctx context.Context, now int64) error {
+	_, err := q.db.ExecContext(ctx, retireSigningKeys, now)
 	return err
 }
 

@@ -3,68 +3,121 @@ package auth
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/bookstore/bookstore/internal/bookstore"
 )
 
-// LoadKeyring builds the keyring a server starts with.
+// KeyConfig says where signing keys come from.
+type KeyConfig struct {
+	Store bookstore.KeyStore
+	Alg   string // AlgHS256 or AlgEdDSA: the algorithm new tokens are signed with
+	// Secret, when set (BOOKSTORE_JWT_SECRET), is the HS256 key that signs.
+	// It is never written to the database.
+	Secret []byte
+	// AccessTTL is the longest an access token lives, so the longest a
+	// retired key must keep verifying.
+	AccessTTL time.Duration
+}
+
+func (c KeyConfig) check() error {
+	if c.Alg != AlgHS256 && c.Alg != AlgEdDSA {
+		return fmt.Errorf("unsupported JWT algorithm %q (want %s or %s)", c.Alg, AlgHS256, AlgEdDSA)
+	}
+	if c.Secret != nil && c.Alg != AlgHS256 {
+		return fmt.Errorf("a JWT secret is an HS256 key; it cannot be used with %s", c.Alg)
+	}
+	return nil
+}
+
+// retention is how long a retired key keeps verifying: the tokens it
+// signed last until AccessTTL after its retirement, give or take the leeway.
+func (c KeyConfig) retention() time.Duration { return c.AccessTTL + clockLeeway }
+
+// LoadKeyring builds the keyring from the database.
 //
-// With a configured secret (BOOKSTORE_JWT_SECRET), that HS256 key signs; it
-// is never written to the database. Otherwise the newest stored key of alg
-// signs, and one is generated and stored on first start. Every other stored
-// key, of either algorithm, keeps verifying the tokens it signed.
-func LoadKeyring(ctx context.Context, ks bookstore.KeyStore, alg string, secret []byte, now time.Time) (*Keyring, error) {
-	if alg != AlgHS256 && alg != AlgEdDSA {
-		return nil, fmt.Errorf("unsupported JWT algorithm %q (want %s or %s)", alg, AlgHS256, AlgEdDSA)
+// With a configured secret, that HS256 key signs. Otherwise the newest
+// stored key of the configured algorithm signs; on first start, or when the
+// algorithm changes, a new key is made and the others retired. Retired keys
+// verify until every token they signed has expired, then are left out.
+func LoadKeyring(ctx context.Context, cfg KeyConfig, now time.Time) (*Keyring, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
 	}
-	if secret != nil && alg != AlgHS256 {
-		return nil, fmt.Errorf("a JWT secret is an HS256 key; it cannot be used with %s", alg)
-	}
-	stored, err := ks.SigningKeys(ctx)
+	stored, err := cfg.Store.SigningKeys(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("load signing keys: %w", err)
 	}
 	var signer *bookstore.SigningKey
-	if secret != nil {
-		k, err := HS256KeyFromSecret(secret)
+	if cfg.Secret != nil {
+		k, err := HS256KeyFromSecret(cfg.Secret)
 		if err != nil {
 			return nil, err
 		}
 		k.CreatedAt = now
 		signer = &k
 	} else {
-		for i := range stored {
-			if stored[i].Alg == alg && stored[i].RetiredAt == nil {
-				signer = &stored[i]
-				break // newest first
-			}
-		}
+		signer = newestLive(stored, cfg.Alg)
 		if signer == nil {
-			k, err := newKey(alg, now)
-			if err != nil {
+			if err := RotateKey(ctx, cfg, now); err != nil {
 				return nil, err
 			}
-			if err := ks.AddSigningKey(ctx, k); err != nil {
-				return nil, fmt.Errorf("store the new signing key: %w", err)
+			if stored, err = cfg.Store.SigningKeys(ctx); err != nil {
+				return nil, fmt.Errorf("load signing keys: %w", err)
 			}
-			signer = &k
+			if signer = newestLive(stored, cfg.Alg); signer == nil {
+				return nil, fmt.Errorf("no %s signing key after making one", cfg.Alg)
+			}
 		}
 	}
-	// Only signer signs: every other key is handed to the keyring as retired,
-	// so it verifies but never signs.
 	keys := []bookstore.SigningKey{*signer}
 	for _, k := range stored {
-		if k.KID == signer.KID {
-			continue
-		}
-		if k.RetiredAt == nil {
+		switch {
+		case k.KID == signer.KID:
+		case k.RetiredAt == nil:
+			// Live but not ours to sign with (a configured secret, or a
+			// replica that made a key at the same moment): it verifies.
 			retired := now
 			k.RetiredAt = &retired
+			keys = append(keys, k)
+		case now.Sub(*k.RetiredAt) < cfg.retention():
+			keys = append(keys, k)
 		}
-		keys = append(keys, k)
 	}
 	return NewKeyring(keys)
+}
+
+func newestLive(keys []bookstore.SigningKey, alg string) *bookstore.SigningKey {
+	for i := range keys { // newest first
+		if keys[i].Alg == alg && keys[i].RetiredAt == nil {
+			return &keys[i]
+		}
+	}
+	return nil
+}
+
+// RotateKey makes a new signing key of cfg.Alg and retires the others; they
+// keep verifying for cfg.AccessTTL. Keys retired longer ago than that are
+// deleted.
+func RotateKey(ctx context.Context, cfg KeyConfig, now time.Time) error {
+	if err := cfg.check(); err != nil {
+		return err
+	}
+	if cfg.Secret != nil {
+		return fmt.Errorf("the signing key is BOOKSTORE_JWT_SECRET: rotate it by changing the secret")
+	}
+	k, err := newKey(cfg.Alg, now)
+	if err != nil {
+		return err
+	}
+	if err := cfg.Store.RotateSigningKey(ctx, k, now); err != nil {
+		return fmt.Errorf("store the new signing key: %w", err)
+	}
+	if _, err := cfg.Store.DeleteRetiredSigningKeys(ctx, now.Add(-cfg.retention())); err != nil {
+		return fmt.Errorf("delete expired signing keys: %w", err)
+	}
+	return nil
 }
 
 func newKey(alg string, now time.Time) (bookstore.SigningKey, error) {
@@ -72,4 +125,51 @@ func newKey(alg string, now time.Time) (bookstore.SigningKey, error) {
 		return NewEd25519Key(now)
 	}
 	return NewHS256Key(now)
+}
+
+// KeyReloader keeps AccessTokens in step with the keys in the database, so
+// a rotation by any replica (or `bookstore keys rotate`) takes effect
+// everywhere: on a schedule, and at once when a token names a key this
+// process does not hold yet.
+type KeyReloader struct {
+	cfg    KeyConfig
+	tokens *AccessTokens
+	// minInterval bounds reloads triggered by unknown kids, so forged
+	// tokens cannot turn into a stream of database reads.
+	minInterval time.Duration
+
+	mu   sync.Mutex
+	last time.Time
+}
+
+func NewKeyReloader(cfg KeyConfig, tokens *AccessTokens) *KeyReloader {
+	return &KeyReloader{cfg: cfg, tokens: tokens, minInterval: 5 * time.Second}
+}
+
+// Reload reads the keys and swaps them in.
+func (r *KeyReloader) Reload(ctx context.Context, now time.Time) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.reload(ctx, now)
+}
+
+func (r *KeyReloader) reload(ctx context.Context, now time.Time) error {
+	kr, err := LoadKeyring(ctx, r.cfg, now)
+	if err != nil {
+		return err
+	}
+	r.tokens.SetKeyring(kr)
+	r.last = now
+	return nil
+}
+
+// ReloadIfStale reloads unless that was done within the last few seconds,
+// and says whether it did.
+func (r *KeyReloader) ReloadIfStale(ctx context.Context, now time.Time) (bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if now.Sub(r.last) < r.minInterval {
+		return false, nil
+	}
+	return true, r.reload(ctx, now)
 }

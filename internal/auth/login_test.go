@@ -123,13 +123,16 @@ func TestNewUser(t *testing.T) {
 func TestLoadKeyring(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now()
+	load := func(db bookstore.KeyStore, alg string, secret []byte, now time.Time) (*auth.Keyring, error) {
+		return auth.LoadKeyring(ctx, auth.KeyConfig{Store: db, Alg: alg, Secret: secret, AccessTTL: 15 * time.Minute}, now)
+	}
 	t.Run("generated on first start, kept after", func(t *testing.T) {
 		db := MustOpenStore(t)
-		first, err := auth.LoadKeyring(ctx, db, auth.AlgHS256, nil, now)
+		first, err := load(db, auth.AlgHS256, nil, now)
 		if err != nil {
 			t.Fatal(err)
 		}
-		again, err := auth.LoadKeyring(ctx, db, auth.AlgHS256, nil, now.Add(time.Hour))
+		again, err := load(db, auth.AlgHS256, nil, now.Add(time.Hour))
 		if err != nil || again.SigningKID() != first.SigningKID() {
 			t.Fatalf("restart changed the key: %v %s %s", err, first.SigningKID(), again.SigningKID())
 		}
@@ -146,8 +149,8 @@ func TestLoadKeyring(t *testing.T) {
 	})
 	t.Run("switching to EdDSA keeps HS256 tokens verifying", func(t *testing.T) {
 		db := MustOpenStore(t)
-		hs, _ := auth.LoadKeyring(ctx, db, auth.AlgHS256, nil, now)
-		ed, err := auth.LoadKeyring(ctx, db, auth.AlgEdDSA, nil, now.Add(time.Minute))
+		hs, _ := load(db, auth.AlgHS256, nil, now)
+		ed, err := load(db, auth.AlgEdDSA, nil, now.Add(time.Minute))
 		if err != nil || len(ed.JWKS()) != 1 || ed.SigningKID() == hs.SigningKID() {
 			t.Fatalf("%v %d", err, len(ed.JWKS()))
 		}
@@ -157,15 +160,16 @@ func TestLoadKeyring(t *testing.T) {
 		if _, err := verify.Verify(tok); err != nil {
 			t.Fatalf("HS256 token after the switch: %v", err)
 		}
-		back, _ := auth.LoadKeyring(ctx, db, auth.AlgHS256, nil, now.Add(2*time.Minute))
-		if back.SigningKID() != hs.SigningKID() {
-			t.Errorf("switching back signs with %s, want the stored HS256 key %s", back.SigningKID(), hs.SigningKID())
+		back, _ := load(db, auth.AlgHS256, nil, now.Add(2*time.Minute))
+		// The first HS256 key was retired by the switch: a new one signs.
+		if back.SigningKID() == ed.SigningKID() || back.SigningKID() == hs.SigningKID() || len(back.JWKS()) != 1 {
+			t.Errorf("switching back signs with %s (ed %s, old hs %s)", back.SigningKID(), ed.SigningKID(), hs.SigningKID())
 		}
 	})
 	t.Run("configured secret signs and is not stored", func(t *testing.T) {
 		db := MustOpenStore(t)
 		secret := []byte(strings.Repeat("s", 32))
-		kr, err := auth.LoadKeyring(ctx, db, auth.AlgHS256, secret, now)
+		kr, err := load(db, auth.AlgHS256, secret, now)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -179,13 +183,13 @@ func TestLoadKeyring(t *testing.T) {
 				t.Error("the configured secret was written to the database")
 			}
 		}
-		if _, err := auth.LoadKeyring(ctx, db, auth.AlgHS256, []byte("short"), now); err == nil {
+		if _, err := load(db, auth.AlgHS256, []byte("short"), now); err == nil {
 			t.Error("a short secret was accepted")
 		}
-		if _, err := auth.LoadKeyring(ctx, db, auth.AlgEdDSA, secret, now); err == nil {
+		if _, err := load(db, auth.AlgEdDSA, secret, now); err == nil {
 			t.Error("a secret was accepted for EdDSA")
 		}
-		if _, err := auth.LoadKeyring(ctx, db, "RS256", nil, now); err == nil {
+		if _, err := load(db, "RS256", nil, now); err == nil {
 			t.Error("RS256 was accepted")
 		}
 	})
@@ -198,4 +202,57 @@ func mustV7(t *testing.T) uuid.UUID {
 		t.Fatal(err)
 	}
 	return id
+}
+
+func TestRotateKey(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenStore(t)
+	now := time.Now()
+	cfg := auth.KeyConfig{Store: db, Alg: auth.AlgEdDSA, AccessTTL: 15 * time.Minute}
+	before, err := auth.LoadKeyring(ctx, cfg, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens, _ := auth.NewAccessTokens(auth.AccessTokenConfig{Keyring: before, AccessTTL: cfg.AccessTTL})
+	old, _, _ := tokens.Issue(mustV7(t), mustV7(t))
+
+	if err := auth.RotateKey(ctx, cfg, now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	after, err := auth.LoadKeyring(ctx, cfg, now.Add(2*time.Minute))
+	if err != nil || after.SigningKID() == before.SigningKID() {
+		t.Fatalf("rotation did not change the signing key: %v", err)
+	}
+	if len(after.JWKS()) != 2 {
+		t.Errorf("JWKS has %d keys during the retired key's window, want 2", len(after.JWKS()))
+	}
+	// A reloader swaps the new keyring in: old tokens still verify.
+	reloader := auth.NewKeyReloader(cfg, tokens)
+	if err := reloader.Reload(ctx, now.Add(2*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if tokens.Keyring().SigningKID() != after.SigningKID() {
+		t.Error("the reloader did not swap the keyring in")
+	}
+	if _, err := tokens.Verify(old); err != nil {
+		t.Errorf("a token of the retired key: %v", err)
+	}
+	if reloaded, _ := reloader.ReloadIfStale(ctx, now.Add(2*time.Minute+time.Second)); reloaded {
+		t.Error("reloaded again within the minimum interval")
+	}
+	// Past the window, the retired key leaves the keyring and the JWKS.
+	late, _ := auth.LoadKeyring(ctx, cfg, now.Add(time.Minute+cfg.AccessTTL+time.Minute))
+	if len(late.JWKS()) != 1 {
+		t.Errorf("JWKS has %d keys after the window, want 1", len(late.JWKS()))
+	}
+	// A rotation deletes keys whose window has ended.
+	if err := auth.RotateKey(ctx, cfg, now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if keys, _ := db.SigningKeys(ctx); len(keys) != 2 {
+		t.Errorf("%d keys stored, want the new and the just-retired", len(keys))
+	}
+	if err := auth.RotateKey(ctx, auth.KeyConfig{Store: db, Alg: auth.AlgHS256, Secret: []byte(strings.Repeat("s", 32))}, now); err == nil {
+		t.Error("rotating a configured secret was accepted")
+	}
 }

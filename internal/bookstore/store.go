@@ -125,6 +125,13 @@ type KeyStore interface {
 	SigningKeys(ctx context.Context) ([]SigningKey, error)
 	// AddSigningKey stores a new key (ErrConflict if the kid exists).
 	AddSigningKey(ctx context.Context, k SigningKey) error
+	// RotateSigningKey stores k as the new signing key and marks every
+	// other key that is not yet retired as retired at now, in one transaction.
+	// (ErrConflict if the kid exists, and then nothing changes.)
+	RotateSigningKey(ctx context.Context, k SigningKey, now time.Time) error
+	// DeleteRetiredSigningKeys removes keys retired before `before`, whose
+	// tokens have all expired, and says how many.
+	DeleteRetiredSigningKeys(ctx context.Context, before time.Time) (int64, error)
 	// Secret returns the named server secret, storing generate's value the
 	// first time; concurrent first calls all see the one that was stored.
 	Secret(ctx context.Context, name string, generate func() ([]byte, error)) ([]byte, error)

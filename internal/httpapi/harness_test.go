@@ -135,7 +135,9 @@ type apiOptions struct {
 func newTestAPI(t *testing.T, opt ...func(*apiOptions)) *testAPI { return newTestAPITB(t, opt...) }
 
 // newTestAPIForFuzz is newTestAPI for a fuzz target's setup.
-func newTestAPIForFuzz(f *testing.F, opt ...func(*apiOptions)) *testAPI { return newTestAPITB(f, opt...) }
+func newTestAPIForFuzz(f *testing.F, opt ...func(*apiOptions)) *testAPI {
+	return newTestAPITB(f, opt...)
+}
 
 func newTestAPITB(t testing.TB, opt ...func(*apiOptions)) *testAPI {
 	t.Helper()
@@ -191,7 +193,7 @@ func newTestAPITB(t testing.TB, opt ...func(*apiOptions)) *testAPI {
 		store = o.wrapStore(db)
 	}
 	h, err := httpapi.NewHandler(httpapi.Config{
-		Store: store, CORSOrigins: o.cors, Tokens: tokens, Keyring: keyring, Hasher: hasher, Policy: policy,
+		Store: store, CORSOrigins: o.cors, Tokens: tokens, Hasher: hasher, Policy: policy,
 		RefreshTTL: 720 * time.Hour, Throttle: throttle, TrustedProxies: o.proxies, CursorKey: bytes.Repeat([]byte{7}, 32),
 		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Now: o.now,
 	})

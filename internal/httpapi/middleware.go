@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/bookstore/bookstore/internal/auth"
 	"github.com/bookstore/bookstore/internal/bookstore"
 )
 
@@ -210,6 +211,14 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 
 func (s *Server) verifyAccessToken(ctx context.Context, token string) (bookstore.Principal, error) {
 	claims, err := s.tokens.Verify(token)
+	if errors.Is(err, auth.ErrUnknownKey) && s.keys != nil {
+		// Perhaps a key another replica has just made: look once.
+		if reloaded, rerr := s.keys.ReloadIfStale(ctx, s.now()); rerr != nil {
+			return bookstore.Principal{}, rerr
+		} else if reloaded {
+			claims, err = s.tokens.Verify(token)
+		}
+	}
 	if err != nil {
 		return bookstore.Principal{}, err
 	}

@@ -23,9 +23,11 @@ import (
 
 // Config is what the API needs; cmd/bookstore builds it from flags.
 type Config struct {
-	Store      bookstore.Store
-	Tokens     *auth.AccessTokens
-	Keyring    *auth.Keyring // publishes the JWKS
+	Store  bookstore.Store
+	Tokens *auth.AccessTokens
+	// Keys, when set, reloads the signing keys when a token names one this
+	// process does not hold yet (another replica rotated).
+	Keys       *auth.KeyReloader
 	Hasher     *auth.Hasher
 	Policy     auth.PasswordPolicy
 	RefreshTTL time.Duration
@@ -46,7 +48,7 @@ type Config struct {
 type Server struct {
 	store       bookstore.Store
 	tokens      *auth.AccessTokens
-	keyring     *auth.Keyring
+	keys        *auth.KeyReloader
 	hasher      *auth.Hasher
 	policy      auth.PasswordPolicy
 	refreshTTL  time.Duration
@@ -64,8 +66,8 @@ var _ oapi.StrictServerInterface = (*Server)(nil)
 // body limits, authentication, validation against the spec, then the
 // operations.
 func NewHandler(cfg Config) (http.Handler, error) {
-	if cfg.Store == nil || cfg.Tokens == nil || cfg.Keyring == nil || cfg.Hasher == nil || cfg.Logger == nil {
-		return nil, errors.New("httpapi: Store, Tokens, Keyring, Hasher and Logger are required")
+	if cfg.Store == nil || cfg.Tokens == nil || cfg.Hasher == nil || cfg.Logger == nil {
+		return nil, errors.New("httpapi: Store, Tokens, Hasher and Logger are required")
 	}
 	if len(cfg.CursorKey) < 16 {
 		return nil, errors.New("httpapi: CursorKey must be at least 16 bytes")
@@ -77,7 +79,7 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	s := &Server{
 		store:       cfg.Store,
 		tokens:      cfg.Tokens,
-		keyring:     cfg.Keyring,
+		keys:        cfg.Keys,
 		hasher:      cfg.Hasher,
 		policy:      cfg.Policy,
 		refreshTTL:  cfg.RefreshTTL,

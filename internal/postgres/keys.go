@@ -12,6 +12,8 @@ import (
 	"github.com/bookstore/bookstore/internal/bookstore"
 )
 
+const msgKIDTaken = "a signing key with this kid already exists"
+
 func (db *DB) SigningKeys(ctx context.Context) ([]bookstore.SigningKey, error) {
 	rows, err := db.q.SigningKeys(ctx)
 	if err != nil {
@@ -31,14 +33,39 @@ func (db *DB) SigningKeys(ctx context.Context) ([]bookstore.SigningKey, error) {
 }
 
 func (db *DB) AddSigningKey(ctx context.Context, k bookstore.SigningKey) error {
-	err := db.q.AddSigningKey(ctx, pgdb.AddSigningKeyParams{
+	return mapErr(addSigningKey(ctx, db.q, k), "", msgKIDTaken)
+}
+
+// RotateSigningKey first locks the table against other writers (see
+// LockSigningKeys), then retires the current keys before adding k, so k
+// itself stays live; a kid that exists fails the insert and rolls the
+// retiring back.
+func (db *DB) RotateSigningKey(ctx context.Context, k bookstore.SigningKey, now time.Time) error {
+	err := db.inTx(ctx, func(q *pgdb.Queries) error {
+		if err := q.LockSigningKeys(ctx); err != nil {
+			return err
+		}
+		if err := q.RetireSigningKeys(ctx, ms(now)); err != nil {
+			return err
+		}
+		return addSigningKey(ctx, q, k)
+	})
+	return mapErr(err, "", msgKIDTaken)
+}
+
+func (db *DB) DeleteRetiredSigningKeys(ctx context.Context, before time.Time) (int64, error) {
+	n, err := db.q.DeleteRetiredSigningKeys(ctx, ms(before))
+	return n, mapErr(err, "", "")
+}
+
+func addSigningKey(ctx context.Context, q *pgdb.Queries, k bookstore.SigningKey) error {
+	return q.AddSigningKey(ctx, pgdb.AddSigningKeyParams{
 		Kid:       k.KID,
 		Alg:       k.Alg,
 		Secret:    k.Secret,
 		CreatedAt: ms(k.CreatedAt),
 		RetiredAt: msPtr(k.RetiredAt),
 	})
-	return mapErr(err, "", "a signing key with this kid already exists")
 }
 
 // Secret reads first, so generate runs only until the secret exists. The

@@ -11,6 +11,8 @@ import (
 	"github.com/bookstore/bookstore/internal/bookstore"
 )
 
+const msgKIDTaken = "a signing key with this kid already exists"
+
 func (db *DB) SigningKeys(ctx context.Context) ([]bookstore.SigningKey, error) {
 	rows, err := db.r.SigningKeys(ctx)
 	if err != nil {
@@ -30,14 +32,34 @@ func (db *DB) SigningKeys(ctx context.Context) ([]bookstore.SigningKey, error) {
 }
 
 func (db *DB) AddSigningKey(ctx context.Context, k bookstore.SigningKey) error {
-	err := db.w.AddSigningKey(ctx, sqlitedb.AddSigningKeyParams{
+	return mapErr(addSigningKey(ctx, db.w, k), "", msgKIDTaken)
+}
+
+// RotateSigningKey retires the current keys before adding k, so k itself
+// stays live; a kid that exists fails the insert and rolls the retiring back.
+func (db *DB) RotateSigningKey(ctx context.Context, k bookstore.SigningKey, now time.Time) error {
+	err := db.write(ctx, func(q *sqlitedb.Queries) error {
+		if err := q.RetireSigningKeys(ctx, millis(now)); err != nil {
+			return err
+		}
+		return addSigningKey(ctx, q, k)
+	})
+	return mapErr(err, "", msgKIDTaken)
+}
+
+func (db *DB) DeleteRetiredSigningKeys(ctx context.Context, before time.Time) (int64, error) {
+	n, err := db.w.DeleteRetiredSigningKeys(ctx, millis(before))
+	return n, mapErr(err, "", "")
+}
+
+func addSigningKey(ctx context.Context, q *sqlitedb.Queries, k bookstore.SigningKey) error {
+	return q.AddSigningKey(ctx, sqlitedb.AddSigningKeyParams{
 		Kid:       k.KID,
 		Alg:       k.Alg,
 		Secret:    k.Secret,
 		CreatedAt: millis(k.CreatedAt),
 		RetiredAt: nullMillis(k.RetiredAt),
 	})
-	return mapErr(err, "", "a signing key with this kid already exists")
 }
 
 // Secret reads first, so generate runs only until the secret exists. The

@@ -5,6 +5,20 @@ SELECT * FROM signing_keys ORDER BY created_at DESC, kid DESC;
 INSERT INTO signing_keys (kid, alg, secret, created_at, retired_at)
 VALUES (@kid, @alg, @secret, @created_at, @retired_at);
 
+-- A rotation is LockSigningKeys, RetireSigningKeys, then AddSigningKey in one
+-- transaction. The lock conflicts with itself and with every write to the
+-- table (not with reads), so concurrent rotations run one after another and
+-- each retires the key the previous one added: a retire that merely waited
+-- on row locks would not see a key inserted meanwhile.
+-- name: LockSigningKeys :exec
+LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE;
+
+-- name: RetireSigningKeys :exec
+UPDATE signing_keys SET retired_at = @now::timestamptz WHERE retired_at IS NULL;
+
+-- name: DeleteRetiredSigningKeys :execrows
+DELETE FROM signing_keys WHERE retired_at < @before::timestamptz;
+
 -- name: FindSecret :one
 SELECT value FROM server_secrets WHERE name = @name;
 

@@ -1,0 +1,140 @@
+package sqlite_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/bookstore/bookstore/internal/bookstore"
+	"github.com/bookstore/bookstore/internal/sqlite"
+)
+
+// benchDB is a database of users × books (bulk-inserted in one
+// transaction) and one user in the middle, whose books the benchmarks read.
+type benchDB struct {
+	db      *sqlite.DB
+	user    uuid.UUID
+	session uuid.UUID
+	books   []uuid.UUID
+}
+
+func newBenchDB(b *testing.B, users, booksPerUser int) *benchDB {
+	b.Helper()
+	db, _ := mustOpen(b)
+	ctx := context.Background()
+	tx, err := db.Writer().BeginTx(ctx, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tx.Rollback()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	out := &benchDB{db: db}
+	for i := range users {
+		id := uuid.Must(uuid.NewV7())
+		if _, err := tx.ExecContext(ctx, "INSERT INTO users (id, username, password_hash, admin, created_at) VALUES (?, ?, 'x', 0, ?)",
+			id.String(), fmt.Sprintf("bench%05d", i), now.UnixMilli()); err != nil {
+			b.Fatal(err)
+		}
+		for n := range booksPerUser {
+			bookID := uuid.Must(uuid.NewV7())
+			created := now.Add(time.Duration(i*booksPerUser+n) * time.Millisecond).UnixMilli()
+			if _, err := tx.ExecContext(ctx, `INSERT INTO books (id, owner_id, title, author, publisher, price_cents, isbn, published_year, version, created_at, updated_at)
+				VALUES (?, ?, ?, 'J. R. R. Tolkien', 'HarperCollins', 1299, NULL, 1937, 1, ?, ?)`,
+				bookID.String(), id.String(), fmt.Sprintf("The Hobbit, volume %d", n), created, created); err != nil {
+				b.Fatal(err)
+			}
+			if i == users/2 {
+				out.books = append(out.books, bookID)
+			}
+		}
+		if i == users/2 {
+			out.user = id
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		b.Fatal(err)
+	}
+	out.session = uuid.Must(uuid.NewV7())
+	s := bookstore.Session{ID: out.session, UserID: out.user, CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(time.Hour)}
+	if err := db.CreateSession(ctx, s, []byte("0123456789abcdef0123456789abcdef")); err != nil {
+		b.Fatal(err)
+	}
+	return out
+}
+
+// BenchmarkListBooks is the page of `make bench`'s list: 20 books (and the
+// one more that tells whether a next page exists) of one user among 1,000
+// users' 20,000 books.
+func BenchmarkListBooks(b *testing.B) {
+	d := newBenchDB(b, 1000, 20)
+	ctx := context.Background()
+	f := bookstore.BookFilter{OwnerID: &d.user, Sort: bookstore.SortCreatedAt, Limit: 21}
+	b.ReportAllocs()
+	for b.Loop() {
+		books, err := d.db.ListBooks(ctx, f)
+		if err != nil || len(books) != 20 {
+			b.Fatalf("ListBooks: %d books, %v", len(books), err)
+		}
+	}
+}
+
+// BenchmarkListBooksQuery is a q search over one user's 2,000 books that
+// matches none of them: every book of the user is read.
+func BenchmarkListBooksQuery(b *testing.B) {
+	d := newBenchDB(b, 10, 2000)
+	ctx := context.Background()
+	f := bookstore.BookFilter{OwnerID: &d.user, Sort: bookstore.SortCreatedAt, Limit: 21, Query: "silmarillion"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if books, err := d.db.ListBooks(ctx, f); err != nil || len(books) != 0 {
+			b.Fatalf("ListBooks: %d books, %v", len(books), err)
+		}
+	}
+}
+
+func BenchmarkFindBookByID(b *testing.B) {
+	d := newBenchDB(b, 1000, 20)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := d.db.FindBookByID(ctx, d.books[7]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAuthenticateSession is the session check every authenticated
+// request makes.
+func BenchmarkAuthenticateSession(b *testing.B) {
+	d := newBenchDB(b, 1000, 0)
+	ctx := context.Background()
+	now := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := d.db.AuthenticateSession(ctx, d.session, d.user, now); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCreateBook is one insert transaction (WAL, synchronous=NORMAL)
+// into a table of 20,000 books with all its indexes.
+func BenchmarkCreateBook(b *testing.B) {
+	d := newBenchDB(b, 1000, 20)
+	ctx := context.Background()
+	year := 1937
+	b.ReportAllocs()
+	for b.Loop() {
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		_, err := d.db.CreateBook(ctx, bookstore.Book{
+			ID: uuid.Must(uuid.NewV7()), OwnerID: d.user, Title: "The Hobbit", Author: "J. R. R. Tolkien",
+			Publisher: "HarperCollins", PriceCents: 1299, PublishedYear: &year, Version: 1, CreatedAt: now, UpdatedAt: now,
+		}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
