@@ -296,7 +296,7 @@ type JWKSet struct {
 
 // LoginRequest defines model for LoginRequest.
 type LoginRequest struct {
-	// Password Example: correct horse battery staple
+	// Password Example: tangerine walrus under glass
 	Password string `json:"password"`
 
 	// Username Example: alice
@@ -311,7 +311,7 @@ type LogoutRequest struct {
 
 // PasswordChange defines model for PasswordChange.
 type PasswordChange struct {
-	// CurrentPassword Example: correct horse battery staple
+	// CurrentPassword Example: tangerine walrus under glass
 	CurrentPassword string `json:"current_password"`
 
 	// NewPassword Example: a brand new and long passphrase
@@ -361,7 +361,7 @@ type RefreshTokenValue = string
 type RegisterRequest struct {
 	// Password 15–128 characters by default; not a common or guessable password.
 	//
-	// Example: correct horse battery staple
+	// Example: tangerine walrus under glass
 	Password string `json:"password"`
 
 	// Username Example: alice
