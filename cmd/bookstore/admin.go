@@ -14,11 +14,11 @@ import (
 )
 
 func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	f := newFlagSet("migrate", getenv, "database", "log-level")
+	f := newFlagSet("migrate", getenv, databaseSettings("log-level")...)
 	if err := parseFlags(f, args, stdout, "Usage: bookstore migrate [flags]\n\nApply the pending database migrations and exit. serve also applies them at start.\n"); err != nil {
 		return err
 	}
-	path, err := f.databasePath()
+	database, err := f.database()
 	if err != nil {
 		return err
 	}
@@ -26,14 +26,14 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	if err != nil {
 		return err
 	}
-	db, err := openDatabase(ctx, path)
+	db, err := openDatabase(ctx, database)
 	if err != nil {
 		return err
 	}
 	if err := db.Close(); err != nil {
 		return err
 	}
-	newLogger(stderr, level).Info("migrated", "database", path)
+	newLogger(stderr, level).Info("migrated", "database", database.String())
 	return nil
 }
 
@@ -54,7 +54,7 @@ func runUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		}
 		return usagef("user: want the subcommand create")
 	}
-	f := newFlagSet("user create", getenv, "database", "min-password-length", "log-level")
+	f := newFlagSet("user create", getenv, databaseSettings("min-password-length", "log-level")...)
 	username := f.fs.String("username", "", "the new user's `NAME` (3 to 50 of A-Z a-z 0-9 _ . -)")
 	admin := f.fs.Bool("admin", false, "make the user an admin")
 	if err := parseFlags(f, args[1:], stdout, userUsage); err != nil {
@@ -63,7 +63,7 @@ func runUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if *username == "" {
 		return usagef("user create: --username is required")
 	}
-	path, err := f.databasePath()
+	database, err := f.database()
 	if err != nil {
 		return err
 	}
@@ -95,7 +95,7 @@ func runUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return errors.New(clientMessage(err))
 	}
 
-	db, err := openDatabase(ctx, path)
+	db, err := openDatabase(ctx, database)
 	if err != nil {
 		return err
 	}

@@ -3,13 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/uuid"
 
-	"github.com/bookstore/bookstore/internal/sqlite"
+	"github.com/bookstore/bookstore/internal/postgres/pgtest"
 )
 
 const goodPassword = "tangerine walrus under glass"
@@ -24,8 +23,8 @@ func runCmd(t *testing.T, stdin string, env map[string]string, args ...string) (
 }
 
 func TestUserCreate(t *testing.T) {
-	dbPath := filepath.Join(t.TempDir(), "bookstore.db")
-	env := map[string]string{"BOOKSTORE_DATABASE_URL": dbPath}
+	database := testDatabase(t)
+	env := map[string]string{"BOOKSTORE_DATABASE_URL": database}
 
 	status, stdout, stderr := runCmd(t, goodPassword+"\n", env, "user", "create", "--username", "root", "--admin")
 	if status != 0 {
@@ -39,12 +38,8 @@ func TestUserCreate(t *testing.T) {
 		t.Errorf("the log shows the password or its hash:\n%s", stderr)
 	}
 
-	db, err := sqlite.Open(context.Background(), dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openTestStore(t, database)
 	u, err := db.FindUserByID(context.Background(), id)
-	db.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,9 +85,12 @@ func TestUserCreate(t *testing.T) {
 }
 
 func TestMigrate(t *testing.T) {
-	dbPath := filepath.Join(t.TempDir(), "bookstore.db")
+	database := testDatabase(t)
+	if engine == pgtest.SQLite {
+		database = "sqlite:" + database
+	}
 	for range 2 { // migrating twice is a no-op
-		if status, _, stderr := runCmd(t, "", nil, "migrate", "--database", "sqlite:"+dbPath); status != 0 {
+		if status, _, stderr := runCmd(t, "", nil, "migrate", "--database", database); status != 0 {
 			t.Fatalf("status %d; stderr:\n%s", status, stderr)
 		}
 	}

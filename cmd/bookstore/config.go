@@ -27,7 +27,14 @@ type setting struct {
 func settings() []setting {
 	return []setting{
 		{"addr", "BOOKSTORE_ADDR", "127.0.0.1:8080", "HOST:PORT", "address to listen on"},
-		{"database", "BOOKSTORE_DATABASE_URL", "./bookstore.db", "PATH", "SQLite database: a file path or sqlite:PATH (PostgreSQL is not available yet)"},
+		{"database", "BOOKSTORE_DATABASE_URL", "./bookstore.db", "URL", "the database: a SQLite file path or sqlite:PATH, or a PostgreSQL URL postgres://USER:PASSWORD@HOST:PORT/DB?sslmode=...\n" +
+			"(prefer the environment variable for a URL with a password, since a flag shows in the process list)"},
+		{"db-max-conns", "BOOKSTORE_DB_MAX_CONNS", "", "N", "PostgreSQL only: connections in this process's pool (1 to 1000); keep replicas × N under the server's max_connections\n" +
+			"(unset: the URL's pool_max_conns, else max(4, number of CPUs))"},
+		{"db-connect-timeout", "BOOKSTORE_DB_CONNECT_TIMEOUT", "", "DURATION", "PostgreSQL only: longest to open one connection, TLS and authentication included; 0 is no limit\n" +
+			"(unset: the URL's connect_timeout, else 5s)"},
+		{"db-statement-timeout", "BOOKSTORE_DB_STATEMENT_TIMEOUT", "", "DURATION", "PostgreSQL only: the database cancels a statement running longer, and its request gets a 503; 0 is no limit\n" +
+			"(unset: the URL's statement_timeout, else 10s)"},
 		{"jwt-secret", "BOOKSTORE_JWT_SECRET", "", "SECRET", "HS256 signing key, its bytes as given, at least 32 bytes; prefer the environment variable,\n" +
 			"since a flag shows in the process list (default: a key generated on first start and kept in the database)"},
 		{"jwt-alg", "BOOKSTORE_JWT_ALG", "HS256", "ALG", "JWT signing algorithm: HS256 or EdDSA"},
@@ -37,6 +44,7 @@ func settings() []setting {
 		{"throttle", "BOOKSTORE_THROTTLE", "on", "on|off", "throttle failed logins and registrations (off is for benchmarks only)"},
 		{"trusted-proxies", "BOOKSTORE_TRUSTED_PROXIES", "", "CIDRS", "comma-separated CIDR prefixes of proxies whose X-Forwarded-For is trusted"},
 		{"log-level", "BOOKSTORE_LOG_LEVEL", "info", "LEVEL", "log level: debug, info, warn or error"},
+		{"metrics", "BOOKSTORE_METRICS", "on", "on|off", "serve Prometheus metrics at GET /metrics on the API's address"},
 		{"cors-origins", "BOOKSTORE_CORS_ORIGINS", "", "ORIGINS", "comma-separated origins (e.g. https://app.example.com) whose pages may call the API; CORS is off without it"},
 		{"read-header-timeout", "BOOKSTORE_READ_HEADER_TIMEOUT", "5s", "DURATION", "longest a client may take to send the request headers"},
 		{"read-timeout", "BOOKSTORE_READ_TIMEOUT", "30s", "DURATION", "longest a client may take to send a whole request"},
@@ -56,7 +64,7 @@ const (
 // Config is the server's configuration, validated.
 type Config struct {
 	Addr              string
-	DatabasePath      string // a SQLite file
+	Database          Database
 	JWTSecret         []byte // nil: a key generated on first start and kept in the database
 	JWTAlg            string // auth.AlgHS256 or auth.AlgEdDSA
 	AccessTTL         time.Duration
@@ -65,6 +73,7 @@ type Config struct {
 	AdminPassword     string
 	MinPasswordLength int
 	Throttle          bool
+	Metrics           bool           // GET /metrics
 	TrustedProxies    []netip.Prefix // peers whose X-Forwarded-For names the client
 	LogLevel          slog.Level
 	CORSOrigins       []string
@@ -86,13 +95,14 @@ func (c Config) LogValue() slog.Value {
 	}
 	return slog.GroupValue(
 		slog.String("addr", c.Addr),
-		slog.String("database", c.DatabasePath),
+		slog.String("database", c.Database.String()), // the password redacted
 		slog.String("jwt_alg", c.JWTAlg),
 		slog.Bool("jwt_secret_configured", c.JWTSecret != nil),
 		slog.String("access_ttl", c.AccessTTL.String()),
 		slog.String("refresh_ttl", c.RefreshTTL.String()),
 		slog.Int("min_password_length", c.MinPasswordLength),
 		slog.Bool("throttle", c.Throttle),
+		slog.Bool("metrics", c.Metrics),
 		slog.Any("cors_origins", c.CORSOrigins),
 		slog.String("trusted_proxies", strings.Join(proxies, ",")),
 		slog.String("log_level", c.LogLevel.String()),
@@ -212,30 +222,140 @@ func (f *flagSet) addr() (string, error) {
 	return v, nil
 }
 
-// databasePath turns BOOKSTORE_DATABASE_URL into a SQLite file path. A
-// PostgreSQL URL is recognised, and refused until that backend exists; it
-// is never echoed, since it may hold a password.
-func (f *flagSet) databasePath() (string, error) {
+// The database engines BOOKSTORE_DATABASE_URL can select.
+const (
+	engineSQLite   = "sqlite"
+	enginePostgres = "postgres"
+)
+
+// Database says where the data lives: a SQLite file, or a PostgreSQL
+// database and how to pool connections to it.
+type Database struct {
+	Engine string // engineSQLite or enginePostgres
+	Path   string // SQLite: the file
+	// URL is PostgreSQL's connection URL. It may hold a password: log and
+	// print String(), never URL.
+	URL  string
+	Pool PoolSettings // PostgreSQL only
+}
+
+// PoolSettings tune the PostgreSQL pool; a zero field leaves the URL's
+// setting (else the adapter's default) alone.
+type PoolSettings struct {
+	MaxConns         int            // 0: unset
+	ConnectTimeout   *time.Duration // nil: unset
+	StatementTimeout *time.Duration // nil: unset
+}
+
+func (p PoolSettings) isZero() bool {
+	return p.MaxConns == 0 && p.ConnectTimeout == nil && p.StatementTimeout == nil
+}
+
+// String is the database for logs and messages: sqlite:PATH, or the URL
+// with its password replaced by xxxxx.
+func (d Database) String() string {
+	if d.Engine == enginePostgres {
+		return redactURL(d.URL)
+	}
+	return "sqlite:" + d.Path
+}
+
+// redactURL hides the password of a postgres:// URL, in the user info and
+// in the query (password=, sslpassword=). A URL that does not parse is not
+// shown at all.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(a URL that does not parse)"
+	}
+	q := u.Query()
+	redacted := false
+	for k := range q {
+		if lk := strings.ToLower(k); lk == "password" || lk == "sslpassword" {
+			q.Set(k, "xxxxx")
+			redacted = true
+		}
+	}
+	if redacted {
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
+}
+
+// database reads BOOKSTORE_DATABASE_URL and the pool settings. A URL is
+// never echoed in an error, since it may hold a password.
+func (f *flagSet) database() (Database, error) {
 	v, src := f.lookup("database")
 	lower := strings.ToLower(v)
+	var d Database
 	switch {
 	case strings.HasPrefix(lower, "postgres://") || strings.HasPrefix(lower, "postgresql://"):
-		return "", usagef("%s: PostgreSQL support is not available yet in this build; use a SQLite file path or sqlite:PATH", src)
+		// url.Parse's errors quote the URL: say what is wrong without it.
+		if _, err := url.Parse(v); err != nil {
+			return Database{}, usagef("%s: not a valid PostgreSQL URL (e.g. postgres://bookstore:PASSWORD@db.example.com:5432/bookstore?sslmode=verify-full); "+
+				"percent-encode special characters in the password", src)
+		}
+		d = Database{Engine: enginePostgres, URL: v}
 	case strings.HasPrefix(lower, "sqlite:"):
 		path := v[len("sqlite:"):]
 		if path == "" || strings.HasPrefix(path, "//") {
-			return "", usagef("%s: write sqlite:PATH, e.g. sqlite:./bookstore.db or sqlite:/var/lib/bookstore/bookstore.db", src)
+			return Database{}, usagef("%s: write sqlite:PATH, e.g. sqlite:./bookstore.db or sqlite:/var/lib/bookstore/bookstore.db", src)
 		}
-		return path, nil
+		d = Database{Engine: engineSQLite, Path: path}
 	case strings.Contains(v, "://"):
 		scheme := v[:strings.Index(v, "://")]
-		return "", usagef("%s: unsupported database URL scheme %q; use a SQLite file path or sqlite:PATH", src, scheme)
+		if len(scheme) > 20 || strings.ContainsAny(scheme, "@:/ ") {
+			scheme = "…" // not a scheme after all: maybe part of a secret
+		}
+		return Database{}, usagef("%s: unsupported database URL scheme %q; use a SQLite file path, sqlite:PATH or a postgres:// URL", src, scheme)
 	case strings.HasPrefix(lower, "file:"):
-		return "", usagef("%s: SQLite URIs (file:...) are not supported; use a file path or sqlite:PATH", src)
+		return Database{}, usagef("%s: SQLite URIs (file:...) are not supported; use a file path or sqlite:PATH", src)
 	case v == "":
-		return "", usagef("%s: must not be empty", src)
+		return Database{}, usagef("%s: must not be empty", src)
+	default:
+		d = Database{Engine: engineSQLite, Path: v}
 	}
-	return v, nil
+	var err error
+	if d.Pool, err = f.poolSettings(); err != nil {
+		return Database{}, err
+	}
+	return d, nil
+}
+
+// poolSettings reads the PostgreSQL pool settings, when the subcommand has
+// them; unset ones stay zero.
+func (f *flagSet) poolSettings() (PoolSettings, error) {
+	var p PoolSettings
+	if _, ok := f.settings["db-max-conns"]; !ok {
+		return p, nil
+	}
+	if v, src := f.lookup("db-max-conns"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return PoolSettings{}, usagef("%s: %q is not a number of connections in [1, 1000]", src, v)
+		}
+		p.MaxConns = n
+	}
+	for _, t := range []struct {
+		name string
+		dst  **time.Duration
+	}{{"db-connect-timeout", &p.ConnectTimeout}, {"db-statement-timeout", &p.StatementTimeout}} {
+		if v, _ := f.lookup(t.name); v == "" {
+			continue
+		}
+		d, err := f.duration(t.name, 0, time.Hour)
+		if err != nil {
+			return PoolSettings{}, err
+		}
+		*t.dst = &d
+	}
+	return p, nil
+}
+
+// databaseSettings are the flags of every subcommand that opens the
+// database.
+func databaseSettings(more ...string) []string {
+	return append([]string{"database", "db-max-conns", "db-connect-timeout", "db-statement-timeout"}, more...)
 }
 
 // jwt reads the algorithm and the optional secret together, since an HS256
@@ -401,7 +521,7 @@ func serveConfig(f *flagSet) (Config, error) {
 	if c.Addr, err = f.addr(); err != nil {
 		return Config{}, err
 	}
-	if c.DatabasePath, err = f.databasePath(); err != nil {
+	if c.Database, err = f.database(); err != nil {
 		return Config{}, err
 	}
 	if c.JWTAlg, c.JWTSecret, err = f.jwt(); err != nil {
@@ -414,6 +534,9 @@ func serveConfig(f *flagSet) (Config, error) {
 		return Config{}, err
 	}
 	if c.Throttle, err = f.throttle(); err != nil {
+		return Config{}, err
+	}
+	if c.Metrics, err = f.metrics(); err != nil {
 		return Config{}, err
 	}
 	if c.TrustedProxies, err = f.trustedProxies(); err != nil {

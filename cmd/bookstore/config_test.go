@@ -33,12 +33,13 @@ var defaultLimits = ServerLimits{ReadHeaderTimeout: 5 * time.Second, ReadTimeout
 func TestServeConfig(t *testing.T) {
 	defaults := Config{
 		Addr:              "127.0.0.1:8080",
-		DatabasePath:      "./bookstore.db",
+		Database:          Database{Engine: engineSQLite, Path: "./bookstore.db"},
 		JWTAlg:            "HS256",
 		AccessTTL:         15 * time.Minute,
 		RefreshTTL:        720 * time.Hour,
 		MinPasswordLength: 15,
 		Throttle:          true,
+		Metrics:           true,
 		LogLevel:          slog.LevelInfo,
 		Limits:            defaultLimits,
 	}
@@ -75,7 +76,7 @@ func TestServeConfig(t *testing.T) {
 			},
 			want: Config{
 				Addr:              "0.0.0.0:9000",
-				DatabasePath:      "/var/lib/bookstore/db.sqlite",
+				Database:          Database{Engine: engineSQLite, Path: "/var/lib/bookstore/db.sqlite"},
 				JWTSecret:         []byte(secret32),
 				JWTAlg:            "HS256",
 				AccessTTL:         5 * time.Minute,
@@ -84,6 +85,7 @@ func TestServeConfig(t *testing.T) {
 				AdminPassword:     "pw",
 				MinPasswordLength: 8,
 				Throttle:          false,
+				Metrics:           true,
 				TrustedProxies: []netip.Prefix{
 					netip.MustParsePrefix("10.0.0.0/8"),
 					netip.MustParsePrefix("192.168.1.0/24"),
@@ -100,7 +102,23 @@ func TestServeConfig(t *testing.T) {
 			args: []string{"--addr", "127.0.0.1:9", "--database=other.db", "--jwt-alg", "EdDSA", "--log-level", "warn", "--throttle", "on"},
 			env:  map[string]string{"BOOKSTORE_ADDR": "0.0.0.0:9000", "BOOKSTORE_DATABASE_URL": "env.db", "BOOKSTORE_LOG_LEVEL": "debug", "BOOKSTORE_THROTTLE": "off"},
 			want: with(func(c *Config) {
-				c.Addr, c.DatabasePath, c.JWTAlg, c.LogLevel = "127.0.0.1:9", "other.db", "EdDSA", slog.LevelWarn
+				c.Addr, c.Database.Path, c.JWTAlg, c.LogLevel = "127.0.0.1:9", "other.db", "EdDSA", slog.LevelWarn
+			}),
+		},
+		{
+			name: "PostgreSQL",
+			env:  map[string]string{"BOOKSTORE_DATABASE_URL": "postgres://bookstore:pw@db.example.com:5432/bookstore?sslmode=verify-full"},
+			want: with(func(c *Config) {
+				c.Database = Database{Engine: enginePostgres, URL: "postgres://bookstore:pw@db.example.com:5432/bookstore?sslmode=verify-full"}
+			}),
+		},
+		{
+			name: "PostgreSQL with pool settings",
+			args: []string{"--database", "postgresql://db/bookstore", "--db-max-conns", "20", "--db-statement-timeout", "0"},
+			env:  map[string]string{"BOOKSTORE_DB_MAX_CONNS": "5", "BOOKSTORE_DB_CONNECT_TIMEOUT": "2s"},
+			want: with(func(c *Config) {
+				c.Database = Database{Engine: enginePostgres, URL: "postgresql://db/bookstore",
+					Pool: PoolSettings{MaxConns: 20, ConnectTimeout: new(2 * time.Second), StatementTimeout: new(time.Duration(0))}}
 			}),
 		},
 		{
@@ -149,10 +167,12 @@ func TestServeConfigRefusesBadValues(t *testing.T) {
 			want: []string{"--trusted-proxies", "CIDR"}},
 		{name: "bad scheme", env: map[string]string{"BOOKSTORE_DATABASE_URL": "mysql://u:secretpw@db/bookstore"},
 			want: []string{"BOOKSTORE_DATABASE_URL", `unsupported database URL scheme "mysql"`}, notWant: "secretpw"},
-		{name: "postgres URL", env: map[string]string{"BOOKSTORE_DATABASE_URL": "postgres://u:secretpw@db/bookstore"},
-			want: []string{"BOOKSTORE_DATABASE_URL", "PostgreSQL support is not available yet"}, notWant: "secretpw"},
-		{name: "postgresql URL", args: []string{"--database", "postgresql://db/bookstore"},
-			want: []string{"--database", "PostgreSQL support is not available yet"}},
+		{name: "postgres URL that does not parse", env: map[string]string{"BOOKSTORE_DATABASE_URL": "postgres://u:secret%pw@db/bookstore"},
+			want: []string{"BOOKSTORE_DATABASE_URL", "not a valid PostgreSQL URL"}, notWant: "secret"},
+		{name: "max conns", env: map[string]string{"BOOKSTORE_DATABASE_URL": "postgres://db/b", "BOOKSTORE_DB_MAX_CONNS": "0"},
+			want: []string{"BOOKSTORE_DB_MAX_CONNS", "[1, 1000]"}},
+		{name: "connect timeout", args: []string{"--db-connect-timeout", "soon"}, want: []string{"--db-connect-timeout", "duration"}},
+		{name: "statement timeout", env: map[string]string{"BOOKSTORE_DB_STATEMENT_TIMEOUT": "-1s"}, want: []string{"BOOKSTORE_DB_STATEMENT_TIMEOUT", "out of range"}},
 		{name: "sqlite URL with slashes", env: map[string]string{"BOOKSTORE_DATABASE_URL": "sqlite:///tmp/x.db"},
 			want: []string{"BOOKSTORE_DATABASE_URL", "sqlite:PATH"}},
 		{name: "empty sqlite path", args: []string{"--database", "sqlite:"}, want: []string{"--database"}},
@@ -220,5 +240,32 @@ func TestRunExitStatus(t *testing.T) {
 				t.Errorf("stderr does not contain %q:\n%s", tt.wantStderr, stderr.String())
 			}
 		})
+	}
+}
+
+func TestDatabaseString(t *testing.T) {
+	tests := []struct {
+		db   Database
+		want string
+	}{
+		{Database{Engine: engineSQLite, Path: "./bookstore.db"}, "sqlite:./bookstore.db"},
+		{Database{Engine: enginePostgres, URL: "postgres://bookstore:s3cret@db:5432/bookstore?sslmode=require"},
+			"postgres://bookstore:xxxxx@db:5432/bookstore?sslmode=require"},
+		{Database{Engine: enginePostgres, URL: "postgres://db/bookstore?user=bookstore&password=s3cret"},
+			"postgres://db/bookstore?password=xxxxx&user=bookstore"},
+		{Database{Engine: enginePostgres, URL: "postgres://db/bookstore?sslpassword=s3cret"}, "postgres://db/bookstore?sslpassword=xxxxx"},
+		{Database{Engine: enginePostgres, URL: "postgres://u:s3cret%zz@db/b"}, "(a URL that does not parse)"},
+	}
+	for _, tt := range tests {
+		if got := tt.db.String(); got != tt.want {
+			t.Errorf("%q: String() = %q, want %q", tt.db.URL, got, tt.want)
+		}
+	}
+	// And so the log line of a Config.
+	var buf bytes.Buffer
+	c := Config{Database: Database{Engine: enginePostgres, URL: "postgres://bookstore:s3cret@db/bookstore"}}
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("starting", "config", c)
+	if strings.Contains(buf.String(), "s3cret") || !strings.Contains(buf.String(), "postgres://bookstore:xxxxx@db/bookstore") {
+		t.Errorf("the config logs as %s", buf.String())
 	}
 }

@@ -26,11 +26,11 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		}
 		return usagef("keys: want the subcommand rotate")
 	}
-	f := newFlagSet("keys rotate", getenv, "database", "jwt-alg", "jwt-secret", "access-ttl", "log-level")
+	f := newFlagSet("keys rotate", getenv, databaseSettings("jwt-alg", "jwt-secret", "access-ttl", "log-level")...)
 	if err := parseFlags(f, args[1:], stdout, keysUsage); err != nil {
 		return err
 	}
-	path, err := f.databasePath()
+	database, err := f.database()
 	if err != nil {
 		return err
 	}
@@ -45,7 +45,7 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	if err != nil {
 		return err
 	}
-	db, err := openDatabase(ctx, path)
+	db, err := openDatabase(ctx, database)
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/base64"
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -29,8 +28,8 @@ func kidOf(t *testing.T, token string) string {
 // of the new key are accepted by the server that has not reloaded yet, and
 // the JWKS publishes both keys.
 func TestKeysRotate(t *testing.T) {
-	dbPath := filepath.Join(t.TempDir(), "bookstore.db")
-	env := map[string]string{"BOOKSTORE_DATABASE_URL": dbPath, "BOOKSTORE_JWT_ALG": "EdDSA"}
+	database := testDatabase(t)
+	env := map[string]string{"BOOKSTORE_DATABASE_URL": database, "BOOKSTORE_JWT_ALG": "EdDSA"}
 	a, _ := NewTestMain(t, env)
 	MustRunMain(t, a)
 	ca := newClient(t, a.Addr())
@@ -62,7 +61,7 @@ func TestKeysRotate(t *testing.T) {
 	if r, _ := ca.GetJwksWithResponse(t.Context()); r.JSON200 == nil || len(r.JSON200.Keys) != 2 {
 		t.Errorf("JWKS after rotation: %s", r.Body)
 	}
-	if status, _, stderr := runCmd(t, "", map[string]string{"BOOKSTORE_DATABASE_URL": dbPath, "BOOKSTORE_JWT_SECRET": secret32}, "keys", "rotate"); status != 2 || !strings.Contains(stderr, "changing the secret") {
+	if status, _, stderr := runCmd(t, "", map[string]string{"BOOKSTORE_DATABASE_URL": database, "BOOKSTORE_JWT_SECRET": secret32}, "keys", "rotate"); status != 2 || !strings.Contains(stderr, "changing the secret") {
 		t.Errorf("rotate with a configured secret: %d %q", status, stderr)
 	}
 }

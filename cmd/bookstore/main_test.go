@@ -47,13 +47,13 @@ func (s *syncBuffer) String() string {
 }
 
 // NewTestMain returns a Main configured as the binary would be from env,
-// listening on 127.0.0.1:0 with a database in a temporary directory unless
-// env says otherwise. Its log goes to the returned buffer and the test log.
+// listening on 127.0.0.1:0 with a new database of the engine under test (see
+// testDatabase) unless env says otherwise. Its log goes to the returned buffer and the test log.
 func NewTestMain(tb testing.TB, env map[string]string) (*Main, *syncBuffer) {
 	tb.Helper()
 	full := map[string]string{
 		"BOOKSTORE_ADDR":         "127.0.0.1:0",
-		"BOOKSTORE_DATABASE_URL": filepath.Join(tb.TempDir(), "bookstore.db"),
+		"BOOKSTORE_DATABASE_URL": testDatabase(tb),
 	}
 	for k, v := range env {
 		full[k] = v
@@ -69,23 +69,30 @@ func NewTestMain(tb testing.TB, env map[string]string) (*Main, *syncBuffer) {
 	return m, logs
 }
 
-// MustRunMain starts m and waits until it listens; the test's cleanup shuts
-// it down and fails the test if that fails.
+// MustRunMain starts m and waits until it serves the API; the test's
+// cleanup shuts it down and fails the test if that fails.
 func MustRunMain(tb testing.TB, m *Main) {
 	tb.Helper()
 	go m.Run(context.Background()) // its error comes back from Close
-	select {
-	case <-m.Ready():
-	case <-m.Done():
-		tb.Fatalf("Run: %v", m.Close())
-	case <-time.After(10 * time.Second):
-		tb.Fatal("the server did not start within 10 s")
-	}
 	tb.Cleanup(func() {
 		if err := m.Close(); err != nil {
 			tb.Errorf("Close: %v", err)
 		}
 	})
+	waitServing(tb, m)
+}
+
+// waitServing waits until m serves the API (with PostgreSQL, a moment after
+// it listens).
+func waitServing(tb testing.TB, m *Main) {
+	tb.Helper()
+	select {
+	case <-m.Serving():
+	case <-m.Done():
+		tb.Fatalf("Run: %v", m.Close())
+	case <-time.After(20 * time.Second):
+		tb.Fatal("the server did not serve the API within 20 s")
+	}
 }
 
 func newClient(tb testing.TB, addr string) *oapi.ClientWithResponses {
@@ -218,7 +225,7 @@ func TestGracefulShutdown(t *testing.T) {
 	defer cancel()
 	runErr := make(chan error, 1)
 	go func() { runErr <- m.Run(ctx) }()
-	<-m.Ready()
+	waitServing(t, m)
 	addr := m.Addr()
 	c := newClient(t, addr)
 	if res, err := c.RegisterUserWithResponse(t.Context(), oapi.RegisterRequest{Username: "alice", Password: goodPassword}); err != nil || res.StatusCode() != 201 {
@@ -288,7 +295,7 @@ func TestShutdownTimeout(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	runErr := make(chan error, 1)
 	go func() { runErr <- m.Run(ctx) }()
-	<-m.Ready()
+	waitServing(t, m)
 	go http.Get("http://" + m.Addr() + "/healthz")
 	<-started
 	cancel()
@@ -302,7 +309,7 @@ func TestShutdownTimeout(t *testing.T) {
 func TestAdminFromEnvironment(t *testing.T) {
 	t.Parallel()
 	env := map[string]string{
-		"BOOKSTORE_DATABASE_URL":   filepath.Join(t.TempDir(), "bookstore.db"),
+		"BOOKSTORE_DATABASE_URL":   testDatabase(t),
 		"BOOKSTORE_ADMIN_USERNAME": "root",
 		"BOOKSTORE_ADMIN_PASSWORD": goodPassword,
 	}
@@ -368,7 +375,7 @@ func TestStartupErrors(t *testing.T) {
 func TestServeStopsOnSIGTERM(t *testing.T) {
 	env := map[string]string{
 		"BOOKSTORE_ADDR":         "127.0.0.1:0",
-		"BOOKSTORE_DATABASE_URL": filepath.Join(t.TempDir(), "bookstore.db"),
+		"BOOKSTORE_DATABASE_URL": testDatabase(t),
 	}
 	stderr := &syncBuffer{}
 	status := make(chan int, 1)

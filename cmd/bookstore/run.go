@@ -25,6 +25,8 @@ Usage:
   bookstore user create --username NAME [--admin] [flags]
                                    create a user; the password is read from stdin
   bookstore keys rotate [flags]    make a new signing key; the old ones retire
+  bookstore import-seed [flags] PATH
+                                   import the Flask tutorial's bookstore.db (users and books)
   bookstore version                print the version
   bookstore help                   print this help
 
@@ -48,6 +50,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = runUser(ctx, rest, stdin, stdout, stderr, getenv)
 	case "keys":
 		err = runKeys(ctx, rest, stdout, stderr, getenv)
+	case "import-seed":
+		err = runImportSeed(ctx, rest, stdout, stderr, getenv)
 	case "version":
 		if len(rest) > 0 {
 			err = usagef("version takes no arguments")

@@ -6,15 +6,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bookstore/bookstore/internal/auth"
 	"github.com/bookstore/bookstore/internal/bookstore"
 	"github.com/bookstore/bookstore/internal/httpapi"
+	"github.com/bookstore/bookstore/internal/postgres"
 	"github.com/bookstore/bookstore/internal/sqlite"
 )
 
@@ -30,7 +33,9 @@ var registerFormats = sync.OnceFunc(httpapi.RegisterFormats)
 
 // Main is the server: Run opens the database, serves HTTP until its context
 // ends, then shuts down gracefully. Tests run it on 127.0.0.1:0 and read
-// the bound address from Addr once Ready is closed.
+// the bound address from Addr once Ready is closed; the API answers once
+// Serving is closed (at once with SQLite, when the database is up and
+// migrated with PostgreSQL).
 type Main struct {
 	Config          Config
 	Logger          *slog.Logger
@@ -38,11 +43,15 @@ type Main struct {
 
 	// Test hooks. argon2 lowers the hashing cost (zero: the OWASP
 	// defaults); wrap sees every request before the API does.
-	argon2 auth.Argon2Params
-	wrap   func(http.Handler) http.Handler
+	// retryMax caps the wait between attempts to reach PostgreSQL at
+	// start (zero: maxStartRetryDelay).
+	argon2   auth.Argon2Params
+	wrap     func(http.Handler) http.Handler
+	retryMax time.Duration
 
-	ready chan struct{} // closed once listening
-	done  chan struct{} // closed when Run returns
+	ready   chan struct{} // closed once listening
+	serving chan struct{} // closed once the API is served
+	done    chan struct{} // closed when Run returns
 
 	mu      sync.Mutex
 	started bool
@@ -54,8 +63,13 @@ type Main struct {
 
 // NewMain returns a Main that has not started.
 func NewMain(cfg Config, logger *slog.Logger) *Main {
-	return &Main{Config: cfg, Logger: logger, ready: make(chan struct{}), done: make(chan struct{})}
+	return &Main{Config: cfg, Logger: logger, ready: make(chan struct{}), serving: make(chan struct{}), done: make(chan struct{})}
 }
+
+// Serving is closed once the API is served: the database is migrated and
+// the keys are loaded. Until then only GET /healthz answers 200, and
+// everything else 503.
+func (m *Main) Serving() <-chan struct{} { return m.serving }
 
 // Ready is closed once the server listens: Addr is then valid.
 func (m *Main) Ready() <-chan struct{} { return m.ready }
@@ -109,7 +123,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		log.Warn("throttling is off (BOOKSTORE_THROTTLE=off): failed logins and registrations are not limited; use this for benchmarks only")
 	}
 
-	db, err := openDatabase(ctx, m.Config.DatabasePath)
+	dbc := m.Config.Database
+	if dbc.Engine != enginePostgres && !dbc.Pool.isZero() {
+		log.Warn("the BOOKSTORE_DB_* pool settings apply to PostgreSQL only; ignored")
+	}
+	db, err := openStore(ctx, dbc)
 	if err != nil {
 		return err
 	}
@@ -121,13 +139,38 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		log.Info("database closed")
 	}()
 
-	handler, chores, err := m.handler(ctx, db)
-	if err != nil {
-		return err
+	// The API needs the database migrated, and the signing keys, the cursor
+	// key and the first admin read from it (or stored in it). SQLite is a
+	// local file: what fails there does not mend by waiting, so the start
+	// fails at once. PostgreSQL may just not be up yet (it starts after the
+	// replicas, or is failing over): the server listens anyway, answers
+	// /healthz, and 503 to everything else (/readyz included) while it
+	// keeps trying in the background.
+	api := &swapHandler{}
+	var stopChores func()
+	defer func() {
+		// Registered after the database's Close, so it runs before it.
+		if stopChores != nil {
+			stopChores()
+		}
+	}()
+	install := func(p preparedAPI) {
+		api.set(p.handler)
+		stopChores = startHousekeeping(ctx, p.chores, log)
 	}
-	// Registered after the database's Close, so it runs before it.
-	stopChores := startHousekeeping(ctx, chores, log)
-	defer stopChores()
+	serving := func() {
+		close(m.serving)
+		log.Info("serving the API")
+	}
+	if dbc.Engine == enginePostgres {
+		api.set(httpapi.NewStartingHandler())
+	} else {
+		p := m.prepare(ctx, db)
+		if p.err != nil {
+			return p.err
+		}
+		install(p)
+	}
 
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", m.Config.Addr)
@@ -135,7 +178,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("listen: %w", err)
 	}
 	srv := &http.Server{
-		Handler: handler,
+		Handler: api,
 		// A slow or stalled client cannot hold a connection (and its
 		// goroutine) for long: headers in 5 s, the whole request in 30 s.
 		ReadHeaderTimeout: m.Config.Limits.ReadHeaderTimeout,
@@ -152,13 +195,43 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.mu.Unlock()
 	close(m.ready)
 	log.Info("listening", "addr", m.addr)
+	if dbc.Engine != enginePostgres {
+		serving()
+	}
+
+	var preparing chan preparedAPI // nil, so never ready, unless preparing
+	if dbc.Engine == enginePostgres {
+		preparing = make(chan preparedAPI, 1)
+		pctx, cancel := context.WithCancel(ctx)
+		go func() { preparing <- m.prepareRetrying(pctx, db) }()
+		defer func() {
+			// Before the database closes: the attempt in progress ends.
+			cancel()
+			if preparing != nil {
+				<-preparing
+			}
+		}()
+	}
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	select {
-	case err := <-served:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
+	var failed error // the start failed while listening
+wait:
+	for {
+		select {
+		case err := <-served:
+			return fmt.Errorf("serve: %w", err)
+		case p := <-preparing:
+			preparing = nil
+			if p.err != nil {
+				failed = p.err
+				break wait
+			}
+			install(p)
+			serving()
+		case <-ctx.Done():
+			break wait
+		}
 	}
 
 	timeout := m.ShutdownTimeout
@@ -173,16 +246,59 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		// connections so the database can close, and say so in the status.
 		srv.Close()
 		<-served
-		return fmt.Errorf("shutdown: requests still running after %v were cut off", timeout)
+		return errors.Join(failed, fmt.Errorf("shutdown: requests still running after %v were cut off", timeout))
 	}
 	<-served // http.ErrServerClosed
+	if failed != nil {
+		return failed
+	}
 	log.Info("stopped")
 	return nil
 }
 
-// openDatabase opens the SQLite file and applies pending migrations.
-func openDatabase(ctx context.Context, path string) (*sqlite.DB, error) {
-	db, err := sqlite.Open(ctx, path)
+// store is a database of either engine that the program can migrate.
+type store interface {
+	bookstore.Store
+	Migrate(ctx context.Context) error
+}
+
+var (
+	_ store = (*sqlite.DB)(nil)
+	_ store = (*postgres.DB)(nil)
+)
+
+// openStore opens the database d names, without migrating it. SQLite opens
+// (and creates) the file at once; PostgreSQL only checks the URL and
+// connects on first use, so it may still be down.
+func openStore(ctx context.Context, d Database) (store, error) {
+	if d.Engine == enginePostgres {
+		var opts []postgres.Option
+		if d.Pool.MaxConns > 0 {
+			opts = append(opts, postgres.WithMaxConns(d.Pool.MaxConns))
+		}
+		if d.Pool.ConnectTimeout != nil {
+			opts = append(opts, postgres.WithConnectTimeout(*d.Pool.ConnectTimeout))
+		}
+		if d.Pool.StatementTimeout != nil {
+			opts = append(opts, postgres.WithStatementTimeout(*d.Pool.StatementTimeout))
+		}
+		db, err := postgres.Open(ctx, d.URL, opts...) // its errors mask the password
+		if err != nil {
+			return nil, err
+		}
+		return db, nil
+	}
+	db, err := sqlite.Open(ctx, d.Path)
+	if err != nil {
+		return nil, err
+	}
+	return db, nil
+}
+
+// openDatabase opens the database and applies pending migrations, for the
+// subcommands: they fail at once when the database cannot be reached.
+func openDatabase(ctx context.Context, d Database) (store, error) {
+	db, err := openStore(ctx, d)
 	if err != nil {
 		return nil, err
 	}
@@ -193,10 +309,72 @@ func openDatabase(ctx context.Context, path string) (*sqlite.DB, error) {
 	return db, nil
 }
 
+// preparedAPI is the API over a migrated database, with its chores, or why
+// there is none.
+type preparedAPI struct {
+	handler http.Handler
+	chores  housekeeping
+	err     error
+}
+
+// prepare migrates db and builds the API over it.
+func (m *Main) prepare(ctx context.Context, db store) preparedAPI {
+	if err := db.Migrate(ctx); err != nil {
+		return preparedAPI{err: err}
+	}
+	h, chores, err := m.handler(ctx, db)
+	return preparedAPI{handler: h, chores: chores, err: err}
+}
+
+// How long the server waits between attempts to reach PostgreSQL at start:
+// doubling from the first delay up to the cap, plus up to a fifth at
+// random, so replicas that started together do not knock together.
+const (
+	firstStartRetryDelay = 250 * time.Millisecond
+	maxStartRetryDelay   = 10 * time.Second
+)
+
+// prepareRetrying runs prepare until it succeeds, while the database is
+// unavailable (down, unreachable, refusing connections) logging why and
+// trying again with backoff. Any other error ends the start: a migration
+// that fails, or a first admin whose password the policy refuses.
+func (m *Main) prepareRetrying(ctx context.Context, db store) preparedAPI {
+	maxDelay := m.retryMax
+	if maxDelay <= 0 {
+		maxDelay = maxStartRetryDelay
+	}
+	delay := min(firstStartRetryDelay, maxDelay)
+	for attempt := 1; ; attempt++ {
+		p := m.prepare(ctx, db)
+		if p.err == nil || ctx.Err() != nil || !errors.Is(p.err, bookstore.ErrUnavailable) {
+			return p
+		}
+		wait := delay + mrand.N(delay/5+1)
+		m.Logger.Warn("the database is not ready; retrying", "attempt", attempt, "retry_in", wait.Round(time.Millisecond).String(),
+			"database", m.Config.Database.String(), "error", p.err.Error())
+		select {
+		case <-ctx.Done():
+			return preparedAPI{err: ctx.Err()}
+		case <-time.After(wait):
+		}
+		delay = min(2*delay, maxDelay)
+	}
+}
+
+// swapHandler serves whichever handler was set last: the starting handler
+// until the API is ready, then the API.
+type swapHandler struct{ h atomic.Pointer[http.Handler] }
+
+func (s *swapHandler) set(h http.Handler) { s.h.Store(&h) }
+
+func (s *swapHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	(*s.h.Load()).ServeHTTP(w, r)
+}
+
 // handler builds the API over db: password hashing, the signing keys (made
 // and stored on first start), access tokens, the cursor key and the
 // throttle (nil when off).
-func (m *Main) handler(ctx context.Context, db *sqlite.DB) (_ http.Handler, _ housekeeping, err error) {
+func (m *Main) handler(ctx context.Context, db bookstore.Store) (_ http.Handler, _ housekeeping, err error) {
 	var none housekeeping
 	cfg, log := m.Config, m.Logger
 	params := m.argon2
@@ -239,6 +417,12 @@ func (m *Main) handler(ctx context.Context, db *sqlite.DB) (_ http.Handler, _ ho
 	if err := bootstrapAdmin(ctx, db, hasher, policy, cfg.AdminUsername, cfg.AdminPassword, log); err != nil {
 		return nil, none, err
 	}
+	var metrics *httpapi.Metrics // nil: no /metrics (BOOKSTORE_METRICS=off)
+	if cfg.Metrics {
+		if metrics, err = newMetrics(db); err != nil {
+			return nil, none, err
+		}
+	}
 	registerFormats()
 	h, err := httpapi.NewHandler(httpapi.Config{
 		Store:          db,
@@ -252,6 +436,7 @@ func (m *Main) handler(ctx context.Context, db *sqlite.DB) (_ http.Handler, _ ho
 		CORSOrigins:    cfg.CORSOrigins,
 		CursorKey:      cursorKey,
 		Logger:         log,
+		Metrics:        metrics,
 	})
 	if err != nil {
 		return nil, none, err

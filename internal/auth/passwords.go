@@ -125,8 +125,14 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 // constant time. needsRehash is true when password matched but phc was made
 // with other parameters than the Hasher's: the caller should store a new
 // Hash while it has the plain password. A malformed phc is an error (the
-// stored data is broken; it is not the user's fault).
+// stored data is broken; it is not the user's fault). A werkzeug hash (an
+// account imported from the Flask app, see werkzeug.go) is checked the way
+// werkzeug checks it and always needs a rehash.
 func (h *Hasher) Verify(ctx context.Context, phc, password string) (ok, needsRehash bool, err error) {
+	if IsWerkzeugHash(phc) {
+		ok, err := h.verifyWerkzeug(ctx, phc, password)
+		return ok, ok, err
+	}
 	p, salt, want, err := parsePHC(phc)
 	if err != nil {
 		return false, false, err

@@ -62,6 +62,7 @@ func (s *Server) Login(ctx context.Context, req oapi.LoginRequestObject) (oapi.L
 	u, err := s.hasher.CheckPassword(ctx, s.store, username, password)
 	if errors.Is(err, auth.ErrInvalidCredentials) {
 		s.log.InfoContext(ctx, "login failed", "event", "login_failed", "ip", info.clientIP)
+		s.metrics.loginFailed()
 		if err := s.throttle.Hit(ctx, now, keys); err != nil {
 			return nil, err
 		}
@@ -78,6 +79,7 @@ func (s *Server) Login(ctx context.Context, req oapi.LoginRequestObject) (oapi.L
 		return nil, err
 	}
 	s.log.InfoContext(ctx, "login succeeded", "event", "login_succeeded", "user_id", u.ID, "session_id", sessionID, "ip", info.clientIP)
+	s.metrics.loginSucceeded()
 	return oapi.Login200JSONResponse{TokenPairJSONResponse: pair}, nil
 }
 
@@ -143,6 +145,7 @@ func (s *Server) RefreshToken(ctx context.Context, req oapi.RefreshTokenRequestO
 		if errors.Is(err, bookstore.ErrRefreshReused) {
 			s.log.WarnContext(ctx, "refresh token reused; session revoked", "event", "refresh_reuse_detected",
 				"session_id", sess.ID, "user_id", sess.UserID, "ip", ip)
+			s.metrics.refreshReuse()
 		}
 		return nil, s.refreshRefused(ctx, now, keys, err)
 	}
@@ -193,12 +196,14 @@ func (s *Server) Logout(ctx context.Context, req oapi.LogoutRequestObject) (oapi
 			return nil, s.refreshRefused(ctx, now, keys, err)
 		}
 		s.log.InfoContext(ctx, "logged out", "event", "session_revoked", "user_id", sess.UserID, "session_id", sess.ID)
+		s.metrics.sessionRevoked(revokedLogout)
 	}
 	if authenticated {
 		if err := s.store.RevokeSession(ctx, p.UserID, p.SessionID, now); err != nil && !errors.Is(err, bookstore.ErrNotFound) {
 			return nil, err
 		}
 		s.log.InfoContext(ctx, "logged out", "event", "session_revoked", "user_id", p.UserID, "session_id", p.SessionID)
+		s.metrics.sessionRevoked(revokedLogout)
 	}
 	return oapi.Logout204Response{}, nil
 }

@@ -10,11 +10,10 @@ import (
 
 	"github.com/bookstore/bookstore/gen/oapi"
 	"github.com/bookstore/bookstore/internal/bookstore"
-	"github.com/bookstore/bookstore/internal/sqlite"
 )
 
 // panickyStore panics on FindBookByID, as a bug deep in a handler would.
-type panickyStore struct{ *sqlite.DB }
+type panickyStore struct{ bookstore.Store }
 
 func (panickyStore) FindBookByID(context.Context, uuid.UUID) (bookstore.Book, error) {
 	panic("boom: internal detail that must not leak")
@@ -22,7 +21,7 @@ func (panickyStore) FindBookByID(context.Context, uuid.UUID) (bookstore.Book, er
 
 func TestPanicBecomesProblemAndServerKeepsServing(t *testing.T) {
 	api := newTestAPI(t, func(o *apiOptions) {
-		o.wrapStore = func(db *sqlite.DB) bookstore.Store { return panickyStore{db} }
+		o.wrapStore = func(db bookstore.Store) bookstore.Store { return panickyStore{db} }
 	})
 	api.allow5xx = true
 	alice := api.register("alice")
@@ -42,7 +41,7 @@ func TestPanicBecomesProblemAndServerKeepsServing(t *testing.T) {
 }
 
 // unavailableStore answers like a locked or full database.
-type unavailableStore struct{ *sqlite.DB }
+type unavailableStore struct{ bookstore.Store }
 
 func (unavailableStore) ListBooks(context.Context, bookstore.BookFilter) ([]bookstore.Book, error) {
 	return nil, &bookstore.Error{Kind: bookstore.ErrUnavailable, Message: "the database is temporarily unavailable"}
@@ -50,7 +49,7 @@ func (unavailableStore) ListBooks(context.Context, bookstore.BookFilter) ([]book
 
 func TestUnavailableDatabaseIs503(t *testing.T) {
 	api := newTestAPI(t, func(o *apiOptions) {
-		o.wrapStore = func(db *sqlite.DB) bookstore.Store { return unavailableStore{db} }
+		o.wrapStore = func(db bookstore.Store) bookstore.Store { return unavailableStore{db} }
 	})
 	api.allow5xx = true
 	alice := api.register("alice")

@@ -28,6 +28,8 @@ import (
 	"github.com/bookstore/bookstore/internal/auth"
 	"github.com/bookstore/bookstore/internal/bookstore"
 	"github.com/bookstore/bookstore/internal/httpapi"
+	"github.com/bookstore/bookstore/internal/postgres"
+	"github.com/bookstore/bookstore/internal/postgres/pgtest"
 	"github.com/bookstore/bookstore/internal/sqlite"
 )
 
@@ -39,10 +41,18 @@ var (
 		sync.Mutex
 		ops map[string]map[int]bool // operationId -> statuses seen
 	}{ops: map[string]map[int]bool{}}
+	// engine is the database the suite runs on: SQLite, or PostgreSQL with
+	// BOOKSTORE_TEST_ENGINE=postgres (see pgtest).
+	engine string
 )
 
 func TestMain(m *testing.M) {
 	flag.Parse()
+	var err error
+	if engine, err = pgtest.Engine(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
 	httpapi.RegisterFormats()
 	spec, err := httpapi.LoadSpec()
 	if err != nil {
@@ -82,11 +92,12 @@ func uncoveredOperations(spec *openapi3.T) []string {
 	return missing
 }
 
-// testAPI is the real server on a real SQLite file, reached over HTTP.
+// testAPI is the real server on a real database (a SQLite file, or a
+// PostgreSQL schema of its own), reached over HTTP.
 type testAPI struct {
 	t      testing.TB
 	URL    string
-	Store  *sqlite.DB
+	Store  bookstore.Store
 	Client *oapi.ClientWithResponses
 	HTTP   *http.Client
 	Hasher *auth.Hasher
@@ -127,9 +138,45 @@ type apiOptions struct {
 	keys      []bookstore.SigningKey
 	throttle  *auth.ThrottleLimits // nil: throttling off
 	proxies   []netip.Prefix
-	dbPath    string // reuse a database file (a restart)
+	database  string // reuse a database from newDatabase (a restart, a second replica)
 	cors      []string
-	wrapStore func(*sqlite.DB) bookstore.Store // e.g. to inject faults
+	wrapStore func(bookstore.Store) bookstore.Store // e.g. to inject faults
+}
+
+// newDatabase returns a new, empty database that lives as long as t: a
+// file in t.TempDir(), or a schema of its own on PostgreSQL.
+func newDatabase(t testing.TB) string {
+	t.Helper()
+	if engine == pgtest.Postgres {
+		_, dbURL := pgtest.Schema(t)
+		return dbURL
+	}
+	return filepath.Join(t.TempDir(), "bookstore.db")
+}
+
+// openStore opens and migrates a database from newDatabase, closed when t
+// ends.
+func openStore(t testing.TB, database string) bookstore.Store {
+	t.Helper()
+	ctx := context.Background()
+	var db interface {
+		bookstore.Store
+		Migrate(context.Context) error
+	}
+	var err error
+	if engine == pgtest.Postgres {
+		db, err = postgres.Open(ctx, database)
+	} else {
+		db, err = sqlite.Open(ctx, database)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return db
 }
 
 func newTestAPI(t *testing.T, opt ...func(*apiOptions)) *testAPI { return newTestAPITB(t, opt...) }
@@ -145,18 +192,10 @@ func newTestAPITB(t testing.TB, opt ...func(*apiOptions)) *testAPI {
 	for _, f := range opt {
 		f(&o)
 	}
-	ctx := context.Background()
-	if o.dbPath == "" {
-		o.dbPath = filepath.Join(t.TempDir(), "bookstore.db")
+	if o.database == "" {
+		o.database = newDatabase(t)
 	}
-	db, err := sqlite.Open(ctx, o.dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := openStore(t, o.database)
 	keys := o.keys
 	if keys == nil {
 		k, err := auth.NewHS256Key(time.Now())

@@ -198,6 +198,11 @@ func writeProblem(w http.ResponseWriter, r *http.Request, log *slog.Logger, err 
 	if p.Status >= 500 {
 		log.ErrorContext(r.Context(), "request failed", "request_id", p.Instance, "status", p.Status, "error", err)
 	}
+	p.write(w)
+}
+
+// write sends p with its headers.
+func (p *problem) write(w http.ResponseWriter) {
 	h := w.Header()
 	for k, v := range p.header {
 		h[k] = v

@@ -40,6 +40,9 @@ type Config struct {
 	// CursorKey signs page cursors so clients cannot forge them.
 	CursorKey []byte
 	Logger    *slog.Logger
+	// Metrics, when set, records request and security metrics and serves
+	// them at GET /metrics; nil: neither.
+	Metrics *Metrics
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -57,6 +60,7 @@ type Server struct {
 	corsOrigins []string
 	cursors     cursorCodec
 	log         *slog.Logger
+	metrics     *Metrics
 	now         func() time.Time
 }
 
@@ -64,7 +68,7 @@ var _ oapi.StrictServerInterface = (*Server)(nil)
 
 // NewHandler returns the whole API as one http.Handler: observation,
 // body limits, authentication, validation against the spec, then the
-// operations.
+// operations; beside them Swagger UI at /docs/ and, with Metrics, /metrics.
 func NewHandler(cfg Config) (http.Handler, error) {
 	if cfg.Store == nil || cfg.Tokens == nil || cfg.Hasher == nil || cfg.Logger == nil {
 		return nil, errors.New("httpapi: Store, Tokens, Hasher and Logger are required")
@@ -87,7 +91,8 @@ func NewHandler(cfg Config) (http.Handler, error) {
 		proxies:     cfg.TrustedProxies,
 		corsOrigins: cfg.CORSOrigins,
 		cursors:     cursorCodec{key: cfg.CursorKey},
-		log:         cfg.Logger,
+		log:         withRequestIDs(cfg.Logger),
+		metrics:     cfg.Metrics,
 		now:         func() time.Time { return now().UTC() },
 	}
 	spec, err := LoadSpec()
@@ -112,7 +117,11 @@ func NewHandler(cfg Config) (http.Handler, error) {
 		BaseRouter:       http.NewServeMux(),
 		ErrorHandlerFunc: onRequestError,
 	})
-	return s.observe(s.cors(s.limitBody(s.authenticate(v.middleware(s, routes))))), nil
+	s.metrics.initOperations(spec)
+	api := s.cors(s.limitBody(s.authenticate(v.middleware(s, routes))))
+	// /docs and /metrics are not API operations: mount routes them around
+	// the validator, inside observe (request ids, log lines, recovery).
+	return s.observe(s.mount(api, s.metrics)), nil
 }
 
 // LoadSpec parses api/openapi.yaml as embedded in the binary, exactly as

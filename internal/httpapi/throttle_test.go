@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
-	"path/filepath"
 	"strconv"
 	"testing"
 
@@ -119,13 +118,13 @@ func TestThrottleTrustedProxies(t *testing.T) {
 func TestThrottleSurvivesRestart(t *testing.T) {
 	limits := auth.DefaultThrottleLimits()
 	limits.LoginPerUserIP = 3
-	path := filepath.Join(t.TempDir(), "shared.db")
-	first := newTestAPI(t, withThrottle(limits), func(o *apiOptions) { o.dbPath = path })
+	database := newDatabase(t)
+	first := newTestAPI(t, withThrottle(limits), func(o *apiOptions) { o.database = database })
 	first.register("alice")
 	for range 3 {
 		first.do("POST", "/auth/login", jsonHeader(""), loginBody("alice", "not the right password"))
 	}
-	second := newTestAPI(t, withThrottle(limits), func(o *apiOptions) { o.dbPath = path })
+	second := newTestAPI(t, withThrottle(limits), func(o *apiOptions) { o.database = database })
 	res, body := second.do("POST", "/auth/login", jsonHeader(""), loginBody("alice", strongPassword))
 	assertThrottled(t, res, body)
 }

@@ -83,6 +83,7 @@ func (s *Server) ChangePassword(ctx context.Context, req oapi.ChangePasswordRequ
 		return nil, err
 	}
 	s.log.InfoContext(ctx, "password changed", "event", "password_changed", "user_id", u.ID, "session_id", p.SessionID)
+	s.metrics.sessionRevoked(revokedPassword)
 	return oapi.ChangePassword204Response{}, nil
 }
 
@@ -135,6 +136,7 @@ func (s *Server) RevokeMySession(ctx context.Context, req oapi.RevokeMySessionRe
 		return nil, err
 	}
 	s.log.InfoContext(ctx, "session revoked", "event", "session_revoked", "user_id", p.UserID, "session_id", req.Id, "by", p.UserID)
+	s.metrics.sessionRevoked(revokedByUser)
 	return oapi.RevokeMySession204Response{}, nil
 }
 
@@ -238,5 +240,6 @@ func (s *Server) RevokeUserSessions(ctx context.Context, req oapi.RevokeUserSess
 		return nil, err
 	}
 	s.log.InfoContext(ctx, "sessions revoked", "event", "session_revoked", "user_id", req.Id, "by", p.UserID)
+	s.metrics.sessionRevoked(revokedByAdmin)
 	return oapi.RevokeUserSessions204Response{}, nil
 }

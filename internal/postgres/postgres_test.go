@@ -2,13 +2,10 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net"
-	"net/url"
-	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -20,76 +17,19 @@ import (
 
 	"github.com/bookstore/bookstore/internal/bookstore"
 	"github.com/bookstore/bookstore/internal/postgres"
+	"github.com/bookstore/bookstore/internal/postgres/pgtest"
 	"github.com/bookstore/bookstore/internal/storetest"
 	schema "github.com/bookstore/bookstore/sql"
 )
 
-// testURL returns the URL of a database the tests may create schemas in,
-// or skips t.
-func testURL(t testing.TB) string {
-	t.Helper()
-	u := os.Getenv("BOOKSTORE_TEST_POSTGRES_URL")
-	if u == "" {
-		t.Skip("BOOKSTORE_TEST_POSTGRES_URL is not set; skipping PostgreSQL tests")
-	}
-	return u
-}
-
-// mustSchema creates an empty schema in the test database, dropped with
-// everything in it when t ends, and returns its name and the test URL with
-// search_path set to it. Every store under test so has tables of its own.
-// The schema's name is also the connections' application_name, so a test can
-// find them in pg_stat_activity.
-func mustSchema(t testing.TB) (name, dbURL string) {
-	t.Helper()
-	base := testURL(t)
-	name = "bookstore_test_" + strings.ToLower(rand.Text()[:12])
-	mustExec(t, base, "CREATE SCHEMA "+name)
-	t.Cleanup(func() {
-		// t.Context() is already cancelled when cleanups run.
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := exec(ctx, base, "DROP SCHEMA "+name+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", name, err)
-		}
-	})
-	return name, withParams(t, base, map[string]string{"search_path": name, "application_name": name})
-}
-
-// withParams adds connection parameters to a postgres:// URL or a
-// keyword/value connection string.
-func withParams(t testing.TB, conn string, params map[string]string) string {
-	t.Helper()
-	if u, err := url.Parse(conn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
-		q := u.Query()
-		for k, v := range params {
-			q.Set(k, v)
-		}
-		u.RawQuery = q.Encode()
-		return u.String()
-	}
-	for k, v := range params {
-		conn += " " + k + "=" + v // the values used here need no quoting
-	}
-	return conn
-}
-
-func exec(ctx context.Context, dbURL, sql string, args ...any) error {
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	_, err = conn.Exec(ctx, sql, args...)
-	return err
-}
-
-func mustExec(t testing.TB, dbURL, sql string, args ...any) {
-	t.Helper()
-	if err := exec(t.Context(), dbURL, sql, args...); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-}
+// The helpers of pgtest, shared with the API and program tests: a schema of
+// its own for every store under test.
+var (
+	testURL    = pgtest.URL
+	mustSchema = pgtest.Schema
+	mustExec   = pgtest.MustExec
+	exec       = pgtest.Exec
+)
 
 // mustOpen opens a store on dbURL, closed when t ends.
 func mustOpen(t testing.TB, dbURL string, opts ...postgres.Option) *postgres.DB {
@@ -246,30 +186,8 @@ func TestUnreachable(t *testing.T) {
 	}
 }
 
-// terminate ends every server process of the connections named name (their
-// application_name) and waits until they are gone.
-func terminate(t *testing.T, name string) {
-	t.Helper()
-	base := testURL(t)
-	mustExec(t, base, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", name)
-	conn, err := pgx.Connect(t.Context(), base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	for range 100 {
-		var n int
-		err := conn.QueryRow(t.Context(), "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", name).Scan(&n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n == 0 {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("connections %s still there", name)
-}
+// terminate ends the connections named name (their application_name).
+func terminate(t *testing.T, name string) { pgtest.Terminate(t, name) }
 
 func TestLostConnection(t *testing.T) {
 	db, name, _ := mustMigrated(t)

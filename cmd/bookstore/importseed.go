@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/bookstore/bookstore/internal/seedimport"
+)
+
+const importSeedUsage = `Usage: bookstore import-seed [flags] PATH
+
+Import the Flask JWT tutorial's bookstore.db at PATH (its users and books
+tables, read-only) into the configured database.
+
+Users keep their werkzeug password hashes (sha256$salt$hash,
+pbkdf2:HASH:N$salt$hash, scrypt:N:r:p$salt$hash): they log in with their old
+password, which is then rehashed with argon2id. Admins stay admins. Books map
+name to title, Author to author, Publisher to publisher and book_prize to
+price_cents (see --prize-unit).
+
+Users whose name breaks the username rules (3 to 50 of A-Z a-z 0-9 _ . -) or
+clashes with another (case-insensitively), users without a usable hash, and
+books with a missing field or a skipped owner are reported and skipped.
+Running it again imports nothing twice: imported ids derive from the seed's.
+`
+
+func runImportSeed(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	f := newFlagSet("import-seed", getenv, databaseSettings("log-level")...)
+	unit := f.fs.String("prize-unit", "whole", "what book_prize counts: `whole` currency units (12 → 1200 cents) or cents")
+	path, err := parseWithPath(f, args, stdout)
+	if err != nil {
+		return err
+	}
+	opts := seedimport.Options{}
+	switch strings.ToLower(*unit) {
+	case "whole":
+		opts.PrizeUnit = seedimport.Whole
+	case "cents":
+		opts.PrizeUnit = seedimport.Cents
+	default:
+		return usagef("--prize-unit: %q is neither whole nor cents", *unit)
+	}
+	database, err := f.database()
+	if err != nil {
+		return err
+	}
+	level, err := f.logLevel()
+	if err != nil {
+		return err
+	}
+	db, err := openDatabase(ctx, database)
+	if err != nil {
+		return err
+	}
+	report, err := seedimport.Import(ctx, path, db, opts)
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("import-seed: %w", err)
+	}
+	printReport(stdout, path, report, opts.PrizeUnit)
+	newLogger(stderr, level).Info("imported the seed", "seed", path, "database", database.String(),
+		"users", report.UsersImported, "books", report.BooksImported, "skipped", len(report.Skipped))
+	return nil
+}
+
+// parseWithPath parses flags and the one PATH argument, which may come
+// before or after them.
+func parseWithPath(f *flagSet, args []string, stdout io.Writer) (string, error) {
+	help := func(err error) error {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(stdout, "%s\n", importSeedUsage)
+			f.printUsage(stdout)
+			return err
+		}
+		return usagef("%s", err)
+	}
+	var path string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		path, args = args[0], args[1:]
+	}
+	if err := f.fs.Parse(args); err != nil {
+		return "", help(err)
+	}
+	if rest := f.fs.Args(); len(rest) > 0 && path == "" {
+		path = rest[0]
+		if err := f.fs.Parse(rest[1:]); err != nil {
+			return "", help(err)
+		}
+	}
+	if f.fs.NArg() > 0 {
+		return "", usagef("unexpected argument %q", f.fs.Arg(0))
+	}
+	if path == "" {
+		return "", usagef("import-seed: want the PATH of the Flask app's bookstore.db")
+	}
+	return path, nil
+}
+
+func printReport(w io.Writer, path string, r seedimport.Report, unit seedimport.PrizeUnit) {
+	fmt.Fprintf(w, "Imported %s:\n", path)
+	fmt.Fprintf(w, "  users: %d imported (admins: %d), %d already imported, %d skipped\n",
+		r.UsersImported, r.AdminsImported, r.UsersAlready, len(r.Skips("users")))
+	fmt.Fprintf(w, "  books: %d imported, %d already imported, %d skipped\n",
+		r.BooksImported, r.BooksAlready, len(r.Skips("books")))
+	if len(r.Skipped) > 0 {
+		fmt.Fprintln(w, "Skipped:")
+		for _, s := range r.Skipped {
+			fmt.Fprintf(w, "  %s\n", s)
+		}
+	}
+	if unit == seedimport.Whole {
+		fmt.Fprintln(w, "Prices: book_prize was read as whole currency units (12 → price_cents 1200); --prize-unit=cents reads it as cents.")
+	} else {
+		fmt.Fprintln(w, "Prices: book_prize was read as cents (12 → price_cents 12).")
+	}
+}

@@ -1,0 +1,137 @@
+// Package demo runs the real API in-process on a loopback port, over a
+// SQLite database in a temporary directory, for runnable examples (the Go
+// client's) and browser tests (Swagger UI's). Password hashing is cheap and
+// throttling is off, so it must never serve anything real: cmd/bookstore is
+// the server.
+package demo
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bookstore/bookstore/internal/auth"
+	"github.com/bookstore/bookstore/internal/bookstore"
+	"github.com/bookstore/bookstore/internal/httpapi"
+	"github.com/bookstore/bookstore/internal/sqlite"
+)
+
+// Options adjust the server; the zero value is a plain server.
+type Options struct {
+	// AccessTTL is the lifetime of access tokens (default 15 minutes).
+	AccessTTL time.Duration
+	// Metrics serves Prometheus metrics at /metrics.
+	Metrics bool
+	// Logger receives the server's log (default: discarded).
+	Logger *slog.Logger
+}
+
+// Server is a running API. Close it when done.
+type Server struct {
+	// URL is the base URL, e.g. http://127.0.0.1:41234.
+	URL string
+	// Store is the server's database, for tests that look behind the API.
+	Store *sqlite.DB
+
+	http *httptest.Server
+	dir  string
+	once sync.Once
+}
+
+// registerFormats registers the spec's formats with kin-openapi once per
+// process, as cmd/bookstore does.
+var registerFormats = sync.OnceFunc(httpapi.RegisterFormats)
+
+// cheapArgon2 makes a hash cost microseconds instead of tens of
+// milliseconds. Demo servers only.
+var cheapArgon2 = auth.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+
+// Start runs a new server with an empty database.
+func Start(opts Options) (_ *Server, err error) {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "bookstore-demo-")
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{dir: dir}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if s.Store, err = sqlite.Open(ctx, filepath.Join(dir, "bookstore.db")); err != nil {
+		return nil, err
+	}
+	if err := s.Store.Migrate(ctx); err != nil {
+		return nil, err
+	}
+	ttl := opts.AccessTTL
+	if ttl == 0 {
+		ttl = 15 * time.Minute
+	}
+	key, err := auth.NewHS256Key(time.Now())
+	if err != nil {
+		return nil, err
+	}
+	keyring, err := auth.NewKeyring([]bookstore.SigningKey{key})
+	if err != nil {
+		return nil, err
+	}
+	tokens, err := auth.NewAccessTokens(auth.AccessTokenConfig{Keyring: keyring, AccessTTL: ttl})
+	if err != nil {
+		return nil, err
+	}
+	hasher, err := auth.NewHasher(cheapArgon2, 2)
+	if err != nil {
+		return nil, err
+	}
+	policy, err := auth.NewPasswordPolicy(auth.DefaultMinPasswordLength)
+	if err != nil {
+		return nil, err
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	}
+	var metrics *httpapi.Metrics
+	if opts.Metrics {
+		if metrics, err = httpapi.NewMetrics(prometheus.NewRegistry()); err != nil {
+			return nil, err
+		}
+	}
+	registerFormats()
+	h, err := httpapi.NewHandler(httpapi.Config{
+		Store: s.Store, Tokens: tokens, Hasher: hasher, Policy: policy, RefreshTTL: 24 * time.Hour,
+		CursorKey: bytes.Repeat([]byte{7}, 32), Logger: log, Metrics: metrics,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.http = httptest.NewServer(h)
+	s.URL = s.http.URL
+	return s, nil
+}
+
+// Close stops the server and deletes its database.
+func (s *Server) Close() error {
+	var err error
+	s.once.Do(func() {
+		if s.http != nil {
+			s.http.Close()
+		}
+		if s.Store != nil {
+			err = s.Store.Close()
+		}
+		err = errors.Join(err, os.RemoveAll(s.dir))
+	})
+	return err
+}
