@@ -411,7 +411,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 	if n := strings.Count(logs, `"msg":"request"`); n != 6 {
 		t.Errorf("%d request lines for 6 requests:\n%s", n, logs)
 	}
-	for _, want := range []string{`"route":"/auth/login"`, `"status":401`, `"request_id":`, `"duration":`, `"method":"POST"`} {
+	for _, want := range []string{`"route":"/auth/login"`, `"status":401`, `"request_id":`, `"duration_ms":`, `"method":"POST"`} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("no %s in the log", want)
 		}

@@ -142,7 +142,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 				slog.String("method", r.Method),
 				slog.String("route", route),
 				slog.Int("status", rec.status),
-				slog.Duration("duration", time.Since(start)),
+				slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 			}
 			if info.operationID != "" {
 				attrs = append(attrs, slog.String("operation", info.operationID))
