@@ -134,16 +134,16 @@ func newKey(alg string, now time.Time) (bookstore.SigningKey, error) {
 type KeyReloader struct {
 	cfg    KeyConfig
 	tokens *AccessTokens
-	// minInterval bounds reloads triggered by unknown kids, so forged
+	// minInterval spaces reloads triggered by unknown kids, so forged
 	// tokens cannot turn into a stream of database reads.
 	minInterval time.Duration
 
-	mu   sync.Mutex
-	last time.Time
+	mu     sync.Mutex
+	loaded time.Time // monotonic: when the last reload finished
 }
 
 func NewKeyReloader(cfg KeyConfig, tokens *AccessTokens) *KeyReloader {
-	return &KeyReloader{cfg: cfg, tokens: tokens, minInterval: 5 * time.Second}
+	return &KeyReloader{cfg: cfg, tokens: tokens, minInterval: 250 * time.Millisecond, loaded: time.Now()}
 }
 
 // Reload reads the keys and swaps them in.
@@ -159,17 +159,29 @@ func (r *KeyReloader) reload(ctx context.Context, now time.Time) error {
 		return err
 	}
 	r.tokens.SetKeyring(kr)
-	r.last = now
+	r.loaded = time.Now()
 	return nil
 }
 
-// ReloadIfStale reloads unless that was done within the last few seconds,
-// and says whether it did.
-func (r *KeyReloader) ReloadIfStale(ctx context.Context, now time.Time) (bool, error) {
+// ReloadForUnknownKey makes sure the keys were read after the caller met an
+// unknown kid, so a key made by another replica before that moment is
+// found. Callers waiting together share one reload; reloads are at least
+// minInterval apart, a wait the caller may have to sit out.
+func (r *KeyReloader) ReloadForUnknownKey(ctx context.Context, now time.Time) error {
+	arrived := time.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if now.Sub(r.last) < r.minInterval {
-		return false, nil
+	if r.loaded.After(arrived) {
+		return nil // someone reloaded while we queued
 	}
-	return true, r.reload(ctx, now)
+	if wait := r.minInterval - time.Since(r.loaded); wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return r.reload(ctx, now)
 }

@@ -237,11 +237,19 @@ func TestRotateKey(t *testing.T) {
 	if _, err := tokens.Verify(old); err != nil {
 		t.Errorf("a token of the retired key: %v", err)
 	}
-	if reloaded, _ := reloader.ReloadIfStale(ctx, now.Add(2*time.Minute+time.Second)); reloaded {
-		t.Error("reloaded again within the minimum interval")
+	// A key made after the last reload is found by the next unknown kid.
+	if err := auth.RotateKey(ctx, cfg, now.Add(3*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	newest, _ := auth.LoadKeyring(ctx, cfg, now.Add(3*time.Minute))
+	if err := reloader.ReloadForUnknownKey(ctx, now.Add(3*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if tokens.Keyring().SigningKID() != newest.SigningKID() {
+		t.Error("an unknown kid right after a reload did not reload again")
 	}
 	// Past the window, the retired key leaves the keyring and the JWKS.
-	late, _ := auth.LoadKeyring(ctx, cfg, now.Add(time.Minute+cfg.AccessTTL+time.Minute))
+	late, _ := auth.LoadKeyring(ctx, cfg, now.Add(3*time.Minute+cfg.AccessTTL+time.Minute))
 	if len(late.JWKS()) != 1 {
 		t.Errorf("JWKS has %d keys after the window, want 1", len(late.JWKS()))
 	}

@@ -213,11 +213,10 @@ func (s *Server) verifyAccessToken(ctx context.Context, token string) (bookstore
 	claims, err := s.tokens.Verify(token)
 	if errors.Is(err, auth.ErrUnknownKey) && s.keys != nil {
 		// Perhaps a key another replica has just made: look once.
-		if reloaded, rerr := s.keys.ReloadIfStale(ctx, s.now()); rerr != nil {
+		if rerr := s.keys.ReloadForUnknownKey(ctx, s.now()); rerr != nil {
 			return bookstore.Principal{}, rerr
-		} else if reloaded {
-			claims, err = s.tokens.Verify(token)
 		}
+		claims, err = s.tokens.Verify(token)
 	}
 	if err != nil {
 		return bookstore.Principal{}, err
