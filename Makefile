@@ -21,7 +21,7 @@ RACE := $(if $(filter 1,$(shell $(GO) env CGO_ENABLED)),-race)
 # Extra flags for `make run`, e.g. make run ARGS='--addr 127.0.0.1:9090'.
 ARGS ?=
 
-.PHONY: build run test generate check-generated lint vet importcheck spec-lint vulncheck sdk clean
+.PHONY: build run test generate check-generated lint vet importcheck spec-lint vulncheck fuzz sdk clean
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/bookstore ./cmd/bookstore
@@ -87,6 +87,10 @@ spec-lint:
 sdk:
 	cd sdk/typescript && npm ci --no-audit --no-fund --loglevel=error
 	cd sdk/typescript && npm run --silent generate && npm run --silent typecheck
+
+# Every fuzz target for FUZZTIME (default 10s); see .ci/fuzz.
+fuzz:
+	bash .ci/fuzz
 
 # govulncheck over the module, with the vulnerability database built from
 # a pinned golang.org/x/vulndb (see .ci/govulncheck).
