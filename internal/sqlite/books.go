@@ -201,7 +201,7 @@ func (db *DB) ListBooks(ctx context.Context, f bookstore.BookFilter) ([]bookstor
 	if err != nil {
 		return nil, err
 	}
-	rows, err := db.reader.QueryContext(ctx, query, args...)
+	rows, err := db.rstmts.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, mapErr(err, "", "")
 	}

@@ -72,12 +72,13 @@ func (db *DB) AuthenticateSession(ctx context.Context, sessionID, userID uuid.UU
 func (db *DB) RotateRefreshToken(ctx context.Context, oldHash, newHash []byte, now time.Time) (bookstore.Session, error) {
 	// Not db.write: reuse must commit the revocation and still return an
 	// error, so the commit is decided here.
+	db.wstmts.preparePending(ctx)
 	tx, err := db.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return bookstore.Session{}, mapErr(err, "", "")
 	}
 	defer tx.Rollback()
-	q := db.w.WithTx(tx)
+	q := sqlitedb.New(db.wstmts.inTx(tx))
 
 	s, reused, err := rotateRefreshToken(ctx, q, oldHash, newHash, now)
 	if err != nil {

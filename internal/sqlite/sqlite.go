@@ -34,6 +34,8 @@ var _ bookstore.Store = (*DB)(nil)
 type DB struct {
 	writer *sql.DB
 	reader *sql.DB
+	wstmts *stmtCache        // prepared statements of the writer
+	rstmts *stmtCache        // prepared statements of the reader pool
 	w      *sqlitedb.Queries // single statements on the writer
 	r      *sqlitedb.Queries // single statements on the reader pool
 }
@@ -108,7 +110,9 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
 	}
 
-	return &DB{writer: writer, reader: reader, w: sqlitedb.New(writer), r: sqlitedb.New(reader)}, nil
+	wstmts, rstmts := &stmtCache{db: writer}, &stmtCache{db: reader}
+	return &DB{writer: writer, reader: reader, wstmts: wstmts, rstmts: rstmts,
+		w: sqlitedb.New(wstmts), r: sqlitedb.New(rstmts)}, nil
 }
 
 // dsn builds the connection string. Every _pragma runs on each new
@@ -166,6 +170,8 @@ func (db *DB) Ping(ctx context.Context) error {
 // Close closes both pools. The writer goes last, after folding the WAL back
 // into the database file so that the file alone is a complete copy.
 func (db *DB) Close() error {
+	db.rstmts.close()
+	db.wstmts.close()
 	errReader := db.reader.Close()
 	_, errCheckpoint := db.writer.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
 	errWriter := db.writer.Close()
@@ -179,12 +185,13 @@ func (db *DB) Close() error {
 // nil. fn must use only the Queries it is given: the writer has a single
 // connection, which the transaction holds.
 func (db *DB) write(ctx context.Context, fn func(q *sqlitedb.Queries) error) error {
+	db.wstmts.preparePending(ctx)
 	tx, err := db.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback() // a no-op after Commit
-	if err := fn(db.w.WithTx(tx)); err != nil {
+	if err := fn(sqlitedb.New(db.wstmts.inTx(tx))); err != nil {
 		return err
 	}
 	return tx.Commit()
