@@ -139,7 +139,7 @@ func (s *Server) GetBook(ctx context.Context, req oapi.GetBookRequestObject) (oa
 	if err != nil {
 		return nil, err
 	}
-	return oapi.GetBook200JSONResponse{Body: bookOut(b), Headers: oapi.GetBook200ResponseHeaders{ETag: etag(b)}}, nil
+	return bookOK{b}, nil
 }
 
 func (s *Server) UpdateBook(ctx context.Context, req oapi.UpdateBookRequestObject) (oapi.UpdateBookResponseObject, error) {
@@ -276,18 +276,12 @@ func (s *Server) ListBooks(ctx context.Context, req oapi.ListBooksRequestObject)
 	if err != nil {
 		return nil, err
 	}
-	page := oapi.BookPage{Items: make([]oapi.Book, 0, min(len(books), want))}
-	for i, b := range books {
-		if i == want {
-			page.NextCursor.Set(s.cursors.encode(query, bookPosition(f.Sort, books[i-1])))
-			break
-		}
-		page.Items = append(page.Items, bookOut(b))
+	page := bookPageOK{books: books}
+	if len(books) > want {
+		page.books = books[:want]
+		page.next = s.cursors.encode(query, bookPosition(f.Sort, books[want-1]))
 	}
-	if !page.NextCursor.IsSpecified() {
-		page.NextCursor.SetNull()
-	}
-	return oapi.ListBooks200JSONResponse(page), nil
+	return page, nil
 }
 
 // bookPosition is the keyset position after b in the given order.
