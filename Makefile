@@ -105,12 +105,8 @@ clean:
 # (internal/bench/loadbench; about two minutes), results in BENCHMARKS.md.
 # With BOOKSTORE_DATABASE_URL=postgres://... it runs against PostgreSQL too.
 # bench-growth: list, get and q at 1,000 and 1,100,000 books (a few minutes).
-# # 200 clients sending wrong passwords while a logged-in user lists books:
-# the user's p50/p99, the flood's rate and the server's peak RSS.
-bench-flood:
-	$(GO) test -run '^$$' -bench LoginFlood -benchtime 1x ./internal/faults
-
-bench-micro: the testing.B benchmarks next to the code.
+# bench-flood: a login flood beside a reader (internal/faults).
+# bench-micro: the testing.B benchmarks next to the code.
 # Flags go in BENCH_FLAGS, e.g. a smoke run: make bench BENCH_FLAGS='-duration 2s -warmup 500ms'.
 BENCH_FLAGS ?=
 
