@@ -169,12 +169,12 @@ func resultRow(label string, r result) string {
 }
 
 type standardReport struct {
-	Machine  machine
-	Config   config
-	Suites   []suiteResult
+	Machine     machine
+	Config      config
+	Suites      []suiteResult
 	Baselines   []result // before and after the bookstore's scenarios
 	BaselineRPS float64  // their mean: what ratios are to
-	Argon2   argon2Cost
+	Argon2      argon2Cost
 }
 
 func (s standardReport) find(backend, name string) (result, bool) {

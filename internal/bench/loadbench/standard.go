@@ -166,6 +166,18 @@ func runSuite(ctx context.Context, cfg config, ws *workspace, backend, databaseU
 	scs := standardScenarios(ctx, a, users)
 	byName := map[string][]result{}
 	for rep := range cfg.repeat {
+		if rep > 0 {
+			// Every repeat on a fresh process too: the argon2id memory of
+			// the last login must not count against the next list.
+			if err := srv.stop(); err != nil {
+				return out, err
+			}
+			if srv, err = ws.startBookstore(ctx, databaseURL, cfg.logLevel); err != nil {
+				return out, err
+			}
+			a = &api{base: srv.url(), client: newClient(cfg.conc)}
+			scs = standardScenarios(ctx, a, users)
+		}
 		for _, name := range cfg.scenarios {
 			logf("%s: %s (run %d/%d): %d connections, %v warm-up + %v", backend, name, rep+1, cfg.repeat, cfg.conc, cfg.warmup, cfg.duration)
 			r, err := drive(ctx, scs[name], cfg.conc, cfg.warmup, cfg.duration, srv.pid)
