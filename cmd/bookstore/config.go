@@ -423,8 +423,9 @@ func (f *flagSet) minPasswordLength() (int, error) {
 	return n, nil
 }
 
-func (f *flagSet) throttle() (bool, error) {
-	v, src := f.lookup("throttle")
+// onOff reads a setting that is on or off (throttle, metrics).
+func (f *flagSet) onOff(name string) (bool, error) {
+	v, src := f.lookup(name)
 	switch strings.ToLower(v) {
 	case "on":
 		return true, nil
@@ -533,10 +534,10 @@ func serveConfig(f *flagSet) (Config, error) {
 	if c.MinPasswordLength, err = f.minPasswordLength(); err != nil {
 		return Config{}, err
 	}
-	if c.Throttle, err = f.throttle(); err != nil {
+	if c.Throttle, err = f.onOff("throttle"); err != nil {
 		return Config{}, err
 	}
-	if c.Metrics, err = f.metrics(); err != nil {
+	if c.Metrics, err = f.onOff("metrics"); err != nil {
 		return Config{}, err
 	}
 	if c.TrustedProxies, err = f.trustedProxies(); err != nil {

@@ -2,24 +2,12 @@ package main
 
 import (
 	"database/sql"
-	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/bookstore/bookstore/internal/httpapi"
 )
-
-func (f *flagSet) metrics() (bool, error) {
-	v, src := f.lookup("metrics")
-	switch strings.ToLower(v) {
-	case "on":
-		return true, nil
-	case "off":
-		return false, nil
-	}
-	return false, usagef("%s: %q is neither on nor off", src, v)
-}
 
 // poolStatser is a store that reports its connection pools (both adapters
 // do: sqlite's writer and reader, postgres's pool).
