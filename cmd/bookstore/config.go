@@ -171,19 +171,20 @@ func (f *flagSet) parse(args []string) error {
 }
 
 // lookup returns the value of setting name and the name to blame in an
-// error: the flag if it was given, else the environment variable.
+// error: the flag if it was given, else the environment variable, each
+// followed by the other so the message names the setting both ways.
 func (f *flagSet) lookup(name string) (value, source string) {
 	s := f.settings[name]
 	given := false
 	f.fs.Visit(func(fl *flag.Flag) { given = given || fl.Name == name })
 	if given {
-		return *f.values[name], "--" + name
+		return *f.values[name], "--" + name + " (" + s.env + ")"
 	}
 	// An empty variable counts as unset, as in most shells' ${VAR:-default}.
 	if v := f.getenv(s.env); v != "" {
-		return v, s.env
+		return v, s.env + " (--" + name + ")"
 	}
-	return s.def, s.env
+	return s.def, s.env + " (--" + name + ")"
 }
 
 // printUsage writes the flags of f, each with its variable and default,
@@ -216,8 +217,12 @@ func (f *flagSet) printUsage(w io.Writer) {
 
 func (f *flagSet) addr() (string, error) {
 	v, src := f.lookup("addr")
-	if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
+	_, port, err := net.SplitHostPort(v)
+	if err != nil || port == "" {
 		return "", usagef("%s: %q is not HOST:PORT (e.g. 127.0.0.1:8080, or :8080 for every interface)", src, v)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return "", usagef("%s: port %q of %q is not a number from 0 to 65535 (e.g. 127.0.0.1:8080)", src, port, v)
 	}
 	return v, nil
 }

@@ -359,8 +359,8 @@ func TestStartupErrors(t *testing.T) {
 	}
 	defer ln.Close()
 	m, _ := NewTestMain(t, map[string]string{"BOOKSTORE_ADDR": ln.Addr().String()})
-	if err := m.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "listen") {
-		t.Errorf("Run on a used address = %v; want a listen error", err)
+	if err := m.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "already in use") {
+		t.Errorf("Run on a used address = %v; want an error saying so", err)
 	}
 	// The database directory does not exist.
 	m, _ = NewTestMain(t, map[string]string{"BOOKSTORE_DATABASE_URL": filepath.Join(t.TempDir(), "missing", "bookstore.db")})

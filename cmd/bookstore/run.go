@@ -65,6 +65,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 2
 	}
 	var usage *usageError
+	var setting *settingError
 	switch {
 	case err == nil:
 		return 0
@@ -72,6 +73,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 0 // the command printed its help
 	case errors.Is(err, exitSilently{}):
 		return 1
+	case errors.As(err, &setting):
+		fmt.Fprintf(stderr, "bookstore: %v\n", setting)
+		return 2
 	case errors.As(err, &usage):
 		fmt.Fprintf(stderr, "bookstore: %v\nRun 'bookstore %s --help' for usage.\n", err, cmd)
 		return 2
@@ -119,6 +123,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 
 	m := NewMain(cfg, log)
 	if err := m.Run(ctx); err != nil {
+		var se *settingError
+		if errors.As(err, &se) {
+			return se // one plain line, exit 2: see run
+		}
 		// Logged rather than printed: a server's stderr is a JSON log.
 		log.Error("bookstore stopped", "error", err.Error())
 		return exitSilently{}

@@ -118,6 +118,17 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	defer m.cancel()
 
 	log := m.Logger
+	// The address first: a start that cannot listen must not have created
+	// or migrated a database, or made a signing key, on its way to failing.
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", m.Config.Addr)
+	if err != nil {
+		return listenError(m.Config.Addr, err)
+	}
+	defer ln.Close() // a no-op once srv.Serve has closed it
+	if err := checkDatabaseLocation(m.Config.Database); err != nil {
+		return err
+	}
 	log.Info("starting", "version", version, "config", m.Config)
 	if !m.Config.Throttle {
 		log.Warn("throttling is off (BOOKSTORE_THROTTLE=off): failed logins and registrations are not limited; use this for benchmarks only")
@@ -172,11 +183,6 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		install(p)
 	}
 
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", m.Config.Addr)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
 	srv := &http.Server{
 		Handler: api,
 		// A slow or stalled client cannot hold a connection (and its
@@ -287,6 +293,9 @@ func openStore(ctx context.Context, d Database) (store, error) {
 			return nil, err
 		}
 		return db, nil
+	}
+	if err := checkDatabaseLocation(d); err != nil {
+		return nil, err
 	}
 	db, err := sqlite.Open(ctx, d.Path)
 	if err != nil {
