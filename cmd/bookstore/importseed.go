@@ -31,7 +31,7 @@ Running it again imports nothing twice: imported ids derive from the seed's.
 func runImportSeed(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	f := newFlagSet("import-seed", getenv, databaseSettings("log-level")...)
 	unit := f.fs.String("prize-unit", "whole", "what book_prize counts: `whole` currency units (12 → 1200 cents) or cents")
-	path, err := parseWithPath(f, args, stdout)
+	path, err := parseWithPath(f, args, stdout, importSeedUsage, "import-seed: want the PATH of the Flask app's bookstore.db")
 	if err != nil {
 		return err
 	}
@@ -70,11 +70,12 @@ func runImportSeed(ctx context.Context, args []string, stdout, stderr io.Writer,
 }
 
 // parseWithPath parses flags and the one PATH argument, which may come
-// before or after them.
-func parseWithPath(f *flagSet, args []string, stdout io.Writer) (string, error) {
+// before or after them. usage is the command's help; missing the error
+// when there is no PATH.
+func parseWithPath(f *flagSet, args []string, stdout io.Writer, usage, missing string) (string, error) {
 	help := func(err error) error {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(stdout, "%s\n", importSeedUsage)
+			fmt.Fprintf(stdout, "%s\n", usage)
 			f.printUsage(stdout)
 			return err
 		}
@@ -97,7 +98,7 @@ func parseWithPath(f *flagSet, args []string, stdout io.Writer) (string, error) 
 		return "", usagef("unexpected argument %q", f.fs.Arg(0))
 	}
 	if path == "" {
-		return "", usagef("import-seed: want the PATH of the Flask app's bookstore.db")
+		return "", usagef("%s", missing)
 	}
 	return path, nil
 }

@@ -27,6 +27,7 @@ Usage:
   bookstore keys rotate [flags]    make a new signing key; the old ones retire
   bookstore import-seed [flags] PATH
                                    import the Flask tutorial's bookstore.db (users and books)
+  bookstore backup [flags] DEST    copy the live SQLite database to the file DEST
   bookstore version                print the version
   bookstore help                   print this help
 
@@ -52,6 +53,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = runKeys(ctx, rest, stdout, stderr, getenv)
 	case "import-seed":
 		err = runImportSeed(ctx, rest, stdout, stderr, getenv)
+	case "backup":
+		err = runBackup(ctx, rest, stdout, getenv)
 	case "version":
 		if len(rest) > 0 {
 			err = usagef("version takes no arguments")
