@@ -291,6 +291,19 @@ func redactURL(raw string) string {
 // never echoed in an error, since it may hold a password.
 func (f *flagSet) database() (Database, error) {
 	v, src := f.lookup("database")
+	d, err := parseDatabase(v, src)
+	if err != nil {
+		return Database{}, err
+	}
+	if d.Pool, err = f.poolSettings(); err != nil {
+		return Database{}, err
+	}
+	return d, nil
+}
+
+// parseDatabase reads a value of BOOKSTORE_DATABASE_URL, or of another
+// option that names a database the same way; src names it in errors.
+func parseDatabase(v, src string) (Database, error) {
 	lower := strings.ToLower(v)
 	var d Database
 	switch {
@@ -319,10 +332,6 @@ func (f *flagSet) database() (Database, error) {
 		return Database{}, usagef("%s: must not be empty", src)
 	default:
 		d = Database{Engine: engineSQLite, Path: v}
-	}
-	var err error
-	if d.Pool, err = f.poolSettings(); err != nil {
-		return Database{}, err
 	}
 	return d, nil
 }

@@ -28,6 +28,8 @@ Usage:
   bookstore import-seed [flags] PATH
                                    import the Flask tutorial's bookstore.db (users and books)
   bookstore backup [flags] DEST    copy the live SQLite database to the file DEST
+  bookstore copy --from DATABASE --to DATABASE
+                                   copy everything between SQLite and PostgreSQL
   bookstore version                print the version
   bookstore help                   print this help
 
@@ -55,6 +57,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = runImportSeed(ctx, rest, stdout, stderr, getenv)
 	case "backup":
 		err = runBackup(ctx, rest, stdout, getenv)
+	case "copy":
+		err = runCopy(ctx, rest, stdout, getenv)
 	case "version":
 		if len(rest) > 0 {
 			err = usagef("version takes no arguments")
