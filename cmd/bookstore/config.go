@@ -190,6 +190,11 @@ func (f *flagSet) lookup(name string) (value, source string) {
 // printUsage writes the flags of f, each with its variable and default,
 // after the other (setting-less) flags of the FlagSet.
 func (f *flagSet) printUsage(w io.Writer) {
+	n := 0
+	f.fs.VisitAll(func(*flag.Flag) { n++ })
+	if n == 0 {
+		return // e.g. version
+	}
 	fmt.Fprintln(w, "Flags (a flag wins over its environment variable, which wins over the default):")
 	f.fs.VisitAll(func(fl *flag.Flag) {
 		if _, ok := f.settings[fl.Name]; ok {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -65,20 +64,9 @@ func runCopy(ctx context.Context, args []string, stdout io.Writer, getenv func(s
 			return usagef("--from: no database file at %s", from.Path)
 		}
 	}
-	// A SQLite target that copy creates is removed again if the copy
-	// fails: a failed copy leaves nothing behind.
-	var created string
-	if to.Engine == engineSQLite {
-		if _, err := os.Stat(to.Path); errors.Is(err, os.ErrNotExist) {
-			created = to.Path
-		}
-	}
+	undo := undoNewSQLite(to) // a failed copy leaves no new file
 	err = copyDatabases(ctx, from, to, *batch, stdout)
-	if err != nil && created != "" {
-		for _, suffix := range []string{"", "-wal", "-shm"} {
-			os.Remove(created + suffix)
-		}
-	}
+	undo(err)
 	return err
 }
 

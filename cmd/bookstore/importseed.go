@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/bookstore/bookstore/internal/seedimport"
@@ -14,7 +15,9 @@ import (
 const importSeedUsage = `Usage: bookstore import-seed [flags] PATH
 
 Import the Flask JWT tutorial's bookstore.db at PATH (its users and books
-tables, read-only) into the configured database.
+tables, read-only) into the configured database. With Flask-SQLAlchemy 3
+the tutorial's database is instance/bookstore.db in the app's directory
+(older versions: bookstore.db next to the app).
 
 Users keep their werkzeug password hashes (sha256$salt$hash,
 pbkdf2:HASH:N$salt$hash, scrypt:N:r:p$salt$hash): they log in with their old
@@ -52,14 +55,12 @@ func runImportSeed(ctx context.Context, args []string, stdout, stderr io.Writer,
 	if err != nil {
 		return err
 	}
-	db, err := openDatabase(ctx, database)
-	if err != nil {
-		return err
+	if _, err := os.Stat(path); err != nil {
+		return usagef("import-seed: no file at %s (with Flask-SQLAlchemy 3 the tutorial's database is instance/bookstore.db)", path)
 	}
-	report, err := seedimport.Import(ctx, path, db, opts)
-	if cerr := db.Close(); err == nil {
-		err = cerr
-	}
+	undo := undoNewSQLite(database) // a failed import leaves no new file
+	report, err := importSeed(ctx, database, path, opts)
+	undo(err)
 	if err != nil {
 		return fmt.Errorf("import-seed: %w", err)
 	}
@@ -67,6 +68,18 @@ func runImportSeed(ctx context.Context, args []string, stdout, stderr io.Writer,
 	newLogger(stderr, level).Info("imported the seed", "seed", path, "database", database.String(),
 		"users", report.UsersImported, "books", report.BooksImported, "skipped", len(report.Skipped))
 	return nil
+}
+
+func importSeed(ctx context.Context, database Database, path string, opts seedimport.Options) (seedimport.Report, error) {
+	db, err := openDatabase(ctx, database)
+	if err != nil {
+		return seedimport.Report{}, err
+	}
+	report, err := seedimport.Import(ctx, path, db, opts)
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	return report, err
 }
 
 // parseWithPath parses flags and the one PATH argument, which may come

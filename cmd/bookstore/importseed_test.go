@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -124,5 +125,29 @@ func TestImportSeedUsage(t *testing.T) {
 	stderr.Reset()
 	if code := run(context.Background(), []string{"import-seed", "--prize-unit=euros", "x.db"}, nil, &stdout, &stderr, getenv); code != 2 {
 		t.Errorf("--prize-unit=euros: exit %d, %s", code, stderr.String())
+	}
+}
+
+// TestImportSeedFailureLeavesNoDatabase runs failing imports with the real
+// binary: a seed that is missing, and one that is not the tutorial's
+// database. Neither may leave a new target database behind.
+func TestImportSeedFailureLeavesNoDatabase(t *testing.T) {
+	dir := t.TempDir()
+	notASeed := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(notASeed, []byte("not a database"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(dir, "bookstore.db")
+	env := []string{"BOOKSTORE_DATABASE_URL=" + target}
+	status, _, stderr := runBinary(t, dir, env, "import-seed", filepath.Join(dir, "bookstore.db-from-flask"))
+	if status != 2 || !strings.Contains(stderr, "instance/bookstore.db") {
+		t.Errorf("a missing seed: exit %d, %s; want 2 and a hint at instance/bookstore.db", status, stderr)
+	}
+	status, _, stderr = runBinary(t, dir, env, "import-seed", notASeed)
+	if status != 1 || !strings.Contains(stderr, "import-seed") {
+		t.Errorf("a file that is no seed: exit %d, %s; want 1", status, stderr)
+	}
+	if left, _ := filepath.Glob(target + "*"); len(left) > 0 {
+		t.Errorf("the failed imports left %v", left)
 	}
 }

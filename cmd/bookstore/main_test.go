@@ -199,8 +199,8 @@ func TestEndToEnd(t *testing.T) {
 			t.Errorf("the log contains %q", secret)
 		}
 	}
-	if !strings.Contains(log, `"msg":"listening","addr":"`+m.Addr()+`"`) {
-		t.Errorf("the log does not show the listening address")
+	if !strings.Contains(log, `"msg":"listening","addr":"`+m.Addr()+`","docs":"http://`+m.Addr()+`/docs/"`) {
+		t.Errorf("the log does not show the listening address and the documentation's URL")
 	}
 }
 

@@ -30,7 +30,7 @@ Usage:
   bookstore backup [flags] DEST    copy the live SQLite database to the file DEST
   bookstore copy --from DATABASE --to DATABASE
                                    copy everything between SQLite and PostgreSQL
-  bookstore version                print the version
+  bookstore version                print the version (also: bookstore --version)
   bookstore help                   print this help
 
 Run 'bookstore COMMAND --help' for the flags of a command.
@@ -42,6 +42,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	cmd, rest := "serve", args
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, rest = args[0], args[1:]
+	}
+	if len(args) == 1 && (args[0] == "--version" || args[0] == "-version") {
+		cmd, rest = "version", nil // as most programs take it
 	}
 	var err error
 	switch cmd {
@@ -60,11 +63,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "copy":
 		err = runCopy(ctx, rest, stdout, getenv)
 	case "version":
-		if len(rest) > 0 {
-			err = usagef("version takes no arguments")
-			break
-		}
-		fmt.Fprintf(stdout, "bookstore %s %s %s/%s\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		err = runVersion(rest, stdout)
 	case "help":
 		fmt.Fprint(stdout, commandsUsage)
 	default:
@@ -90,6 +89,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "bookstore: %v\n", err)
 		return 1
 	}
+}
+
+func runVersion(args []string, stdout io.Writer) error {
+	f := newFlagSet("version", nil)
+	if err := parseFlags(f, args, stdout, "Usage: bookstore version\n       bookstore --version\n\nPrint the version, the Go version and the platform.\n"); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "bookstore %s %s %s/%s\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return nil
 }
 
 // parseFlags parses args into f; on --help it prints help to stdout and

@@ -200,7 +200,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.addr = ln.Addr().String()
 	m.mu.Unlock()
 	close(m.ready)
-	log.Info("listening", "addr", m.addr)
+	log.Info("listening", "addr", m.addr, "docs", docsURL(m.addr))
 	if dbc.Engine != enginePostgres {
 		serving()
 	}
@@ -516,6 +516,19 @@ func startHousekeeping(ctx context.Context, h housekeeping, log *slog.Logger) (s
 		cancel()
 		<-done
 	}
+}
+
+// docsURL is where a browser on this machine finds the documentation of
+// a server listening on addr.
+func docsURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "/docs/"
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost" // every interface: this machine's included
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/docs/"
 }
 
 func randomBytes(n int) []byte {

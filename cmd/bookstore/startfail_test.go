@@ -105,3 +105,16 @@ func TestStartFailsClearly(t *testing.T) {
 		})
 	}
 }
+
+func TestDocsURL(t *testing.T) {
+	for addr, want := range map[string]string{
+		"127.0.0.1:8080": "http://127.0.0.1:8080/docs/",
+		"0.0.0.0:8080":   "http://localhost:8080/docs/",
+		"[::]:8080":      "http://localhost:8080/docs/",
+		"[::1]:9000":     "http://[::1]:9000/docs/",
+	} {
+		if got := docsURL(addr); got != want {
+			t.Errorf("docsURL(%q) = %q, want %q", addr, got, want)
+		}
+	}
+}

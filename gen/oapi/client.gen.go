@@ -109,6 +109,15 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 // The interface specification for the client above.
 type ClientInterface interface {
 
+	// GetRoot Where the documentation is
+	//
+	// Redirects to the interactive documentation (Swagger UI) at `/docs/`, which
+	// reads this document from `/openapi.yaml`. A browser pointed at the server
+	// lands there.
+	//
+	// Corresponds with GET / (the `GetRoot` operationId).
+	GetRoot(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetJwks The public keys that verify access tokens
 	//
 	// Empty under HS256, whose key is secret.
@@ -356,6 +365,25 @@ type ClientInterface interface {
 	//
 	// Corresponds with DELETE /users/{id}/sessions (the `RevokeUserSessions` operationId).
 	RevokeUserSessions(ctx context.Context, id UserID, reqEditors ...RequestEditorFn) (*http.Response, error)
+}
+
+// GetRoot Where the documentation is
+//
+// Redirects to the interactive documentation (Swagger UI) at `/docs/`, which
+// reads this document from `/openapi.yaml`. A browser pointed at the server
+// lands there.
+//
+// Corresponds with GET / (the `GetRoot` operationId).
+func (c *Client) GetRoot(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetRootRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
 }
 
 // GetJwks The public keys that verify access tokens
@@ -904,6 +932,33 @@ func (c *Client) RevokeUserSessions(ctx context.Context, id UserID, reqEditors .
 		return nil, err
 	}
 	return c.Client.Do(req)
+}
+
+// NewGetRootRequest constructs an http.Request for the GetRoot method
+func NewGetRootRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
 }
 
 // NewGetJwksRequest constructs an http.Request for the GetJwks method
@@ -1887,6 +1942,17 @@ func WithBaseURL(baseURL string) ClientOption {
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
 
+	// GetRootWithResponse Where the documentation is
+	//
+	// Redirects to the interactive documentation (Swagger UI) at `/docs/`, which
+	// reads this document from `/openapi.yaml`. A browser pointed at the server
+	// lands there.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET / (the `GetRoot` operationId).
+	GetRootWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetRootResponse, error)
+
 	// GetJwksWithResponse The public keys that verify access tokens
 	//
 	// Empty under HS256, whose key is secret.
@@ -2162,6 +2228,54 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with DELETE /users/{id}/sessions (the `RevokeUserSessions` operationId).
 	RevokeUserSessionsWithResponse(ctx context.Context, id UserID, reqEditors ...RequestEditorFn) (*RevokeUserSessionsResponse, error)
+}
+
+// GetRootResponse302Headers the declared response headers of an HTTP 302 response for GetRoot
+type GetRootResponse302Headers struct {
+	Location string
+}
+
+type GetRootResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// Headers302 the parsed response headers for an HTTP 302 response
+	Headers302 *GetRootResponse302Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetRootResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetBody returns the raw response body bytes
+func (r GetRootResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetRootResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetRootResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetRootResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
 }
 
 // GetJwksResponse200Headers the declared response headers of an HTTP 200 response for GetJwks
@@ -4159,6 +4273,23 @@ func (r RevokeUserSessionsResponse) ContentType() string {
 	return ""
 }
 
+// GetRootWithResponse Where the documentation is
+//
+// Redirects to the interactive documentation (Swagger UI) at `/docs/`, which
+// reads this document from `/openapi.yaml`. A browser pointed at the server
+// lands there.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET / (the `GetRoot` operationId).
+func (c *ClientWithResponses) GetRootWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetRootResponse, error) {
+	rsp, err := c.GetRoot(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetRootResponse(rsp)
+}
+
 // GetJwksWithResponse The public keys that verify access tokens
 //
 // Empty under HS256, whose key is secret.
@@ -4613,6 +4744,48 @@ func (c *ClientWithResponses) RevokeUserSessionsWithResponse(ctx context.Context
 		return nil, err
 	}
 	return ParseRevokeUserSessionsResponse(rsp)
+}
+
+// ParseGetRootResponse parses an HTTP response from a GetRootWithResponse call
+func ParseGetRootResponse(rsp *http.Response) (*GetRootResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetRootResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		var headers GetRootResponse302Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: "uri-reference"}); err != nil {
+				return nil, err
+			}
+			headers.Location = value
+		}
+		response.Headers302 = &headers
+	}
+
+	return response, nil
 }
 
 // ParseGetJwksResponse parses an HTTP response from a GetJwksWithResponse call

@@ -587,6 +587,9 @@ type UpdateUserApplicationMergePatchPlusJSONRequestBody = UserPatch
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// GetRoot Where the documentation is
+	// (GET /)
+	GetRoot(w http.ResponseWriter, r *http.Request)
 	// GetJwks The public keys that verify access tokens
 	// (GET /.well-known/jwks.json)
 	GetJwks(w http.ResponseWriter, r *http.Request)
@@ -663,6 +666,20 @@ type ServerInterfaceWrapper struct {
 }
 
 type MiddlewareFunc func(http.Handler) http.Handler
+
+// GetRoot operation middleware
+func (siw *ServerInterfaceWrapper) GetRoot(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetRoot(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
 
 // GetJwks operation middleware
 func (siw *ServerInterfaceWrapper) GetJwks(w http.ResponseWriter, r *http.Request) {
@@ -1411,6 +1428,7 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/books/{id}", wrapper.DeleteBook)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/books/{id}", wrapper.GetBook)
 	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/books/{id}", wrapper.UpdateBook)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/{$}", wrapper.GetRoot)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/healthz", wrapper.GetHealth)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/readyz", wrapper.GetReadiness)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/openapi.yaml", wrapper.GetOpenApiSpec)
@@ -1478,6 +1496,43 @@ type UnauthorizedApplicationProblemPlusJSONResponse struct {
 }
 
 type UnsupportedMediaTypeApplicationProblemPlusJSONResponse Problem
+
+type GetRootRequestObject struct {
+}
+
+type GetRootResponseObject interface {
+	VisitGetRootResponse(w http.ResponseWriter) error
+}
+
+type GetRoot302ResponseHeaders struct {
+	Location string
+}
+
+type GetRoot302Response struct {
+	Headers GetRoot302ResponseHeaders
+}
+
+func (response GetRoot302Response) VisitGetRootResponse(w http.ResponseWriter) error {
+	w.Header().Set("Location", fmt.Sprint(response.Headers.Location))
+	w.WriteHeader(302)
+	return nil
+}
+
+type GetRoot400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetRoot400ApplicationProblemPlusJSONResponse) VisitGetRootResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
 
 type GetJwksRequestObject struct {
 }
@@ -3858,6 +3913,9 @@ func (response RevokeUserSessions503ApplicationProblemPlusJSONResponse) VisitRev
 
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
+	// GetRoot Where the documentation is
+	// (GET /)
+	GetRoot(ctx context.Context, request GetRootRequestObject) (GetRootResponseObject, error)
 	// GetJwks The public keys that verify access tokens
 	// (GET /.well-known/jwks.json)
 	GetJwks(ctx context.Context, request GetJwksRequestObject) (GetJwksResponseObject, error)
@@ -3963,6 +4021,30 @@ type strictHandler struct {
 	ssi         StrictServerInterface
 	middlewares []StrictMiddlewareFunc
 	options     StrictHTTPServerOptions
+}
+
+// GetRoot operation middleware
+func (sh *strictHandler) GetRoot(w http.ResponseWriter, r *http.Request) {
+	var request GetRootRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetRoot(ctx, request.(GetRootRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetRoot")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetRootResponseObject); ok {
+		if err := validResponse.VisitGetRootResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
 }
 
 // GetJwks operation middleware

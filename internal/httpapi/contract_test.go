@@ -115,6 +115,19 @@ func TestOperationsEndpoints(t *testing.T) {
 	if err != nil || r.StatusCode() != 200 || !strings.HasPrefix(string(r.Body), "openapi: 3.0.3") {
 		t.Fatalf("openapi.yaml: %v %.100s", err, r.Body)
 	}
+	// GET / sends a browser to the documentation.
+	noFollow := *api.HTTP
+	noFollow.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	root, err := oapi.NewClientWithResponses(api.URL, oapi.WithHTTPClient(&noFollow))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := root.GetRootWithResponse(ctx); err != nil || r.StatusCode() != http.StatusFound || r.HTTPResponse.Header.Get("Location") != "/docs/" {
+		t.Errorf("GET /: %v %v, Location %q; want 302 to /docs/", err, r.Status(), r.HTTPResponse.Header.Get("Location"))
+	}
+	if res, _ := api.do("GET", "/", nil, ""); res.StatusCode != 200 || !strings.Contains(res.Header.Get("Content-Security-Policy"), "default-src") {
+		t.Errorf("GET / followed: %d; want the Swagger UI page", res.StatusCode)
+	}
 	res, _ := api.do("GET", "/nowhere", nil, "")
 	if res.StatusCode != 404 {
 		t.Errorf("unknown path: %d", res.StatusCode)

@@ -28,3 +28,9 @@ func (s *Server) GetOpenApiSpec(context.Context, oapi.GetOpenApiSpecRequestObjec
 		ContentLength: int64(len(api.OpenAPIYAML)),
 	}, nil
 }
+
+// GetRoot sends a browser pointed at the server to the documentation. 302
+// rather than a permanent redirect: clients must not cache that / is docs.
+func (s *Server) GetRoot(context.Context, oapi.GetRootRequestObject) (oapi.GetRootResponseObject, error) {
+	return oapi.GetRoot302Response{Headers: oapi.GetRoot302ResponseHeaders{Location: docsPath}}, nil
+}
