@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bookstore/bookstore/internal/postgres/pgtest"
 	"github.com/bookstore/bookstore/internal/proctest"
 )
 
@@ -40,6 +41,9 @@ func runBinary(t *testing.T, dir string, env []string, args ...string) (status i
 // the setting both ways (flag and variable) and what to do, and must leave
 // the working directory as it was: no database, no WAL, no key.
 func TestStartFailsClearly(t *testing.T) {
+	if engine == pgtest.Postgres {
+		t.Skip("SQLite only; it ran in the SQLite pass")
+	}
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
