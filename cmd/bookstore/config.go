@@ -110,13 +110,24 @@ func (c Config) LogValue() slog.Value {
 }
 
 // usageError is a mistake in the command line or the configuration. run
-// exits with status 2 for it, 1 for every other error.
-type usageError struct{ msg string }
+// exits with status 2 for it, 1 for every other error. A bad setting is
+// one line naming it; a command line that does not parse (syntax) also
+// points at --help.
+type usageError struct {
+	msg    string
+	syntax bool
+}
 
 func (e *usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error {
 	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// syntaxf is a usage error in the shape of the command line: an unknown
+// flag, an argument too many.
+func syntaxf(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...), syntax: true}
 }
 
 // flagSet is one subcommand's flags, each backed by an environment
@@ -162,10 +173,10 @@ func (f *flagSet) parse(args []string) error {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
-		return usagef("%s", err)
+		return syntaxf("%s", err)
 	}
 	if f.fs.NArg() > 0 {
-		return usagef("unexpected argument %q", f.fs.Arg(0))
+		return syntaxf("unexpected argument %q", f.fs.Arg(0))
 	}
 	return nil
 }

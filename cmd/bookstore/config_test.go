@@ -224,6 +224,7 @@ func TestRunExitStatus(t *testing.T) {
 		{name: "help", args: []string{"--help"}, status: 0, wantStdout: "env BOOKSTORE_JWT_SECRET, default none"},
 		{name: "serve help", args: []string{"serve", "-h"}, status: 0, wantStdout: "env BOOKSTORE_ADDR, default 127.0.0.1:8080"},
 		{name: "version", args: []string{"version"}, status: 0, wantStdout: "bookstore dev go1."},
+		{name: "unknown flag points at help", args: []string{"serve", "--nope"}, status: 2, wantStderr: "Run 'bookstore serve --help' for usage."},
 		{name: "--version", args: []string{"--version"}, status: 0, wantStdout: "bookstore dev go1."},
 		{name: "version help", args: []string{"version", "--help"}, status: 0, wantStdout: "Usage: bookstore version"},
 		{name: "version with an argument", args: []string{"version", "now"}, status: 2, wantStderr: `unexpected argument "now"`},

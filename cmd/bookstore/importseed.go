@@ -92,7 +92,7 @@ func parseWithPath(f *flagSet, args []string, stdout io.Writer, usage, missing s
 			f.printUsage(stdout)
 			return err
 		}
-		return usagef("%s", err)
+		return syntaxf("%s", err)
 	}
 	var path string
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
@@ -108,10 +108,10 @@ func parseWithPath(f *flagSet, args []string, stdout io.Writer, usage, missing s
 		}
 	}
 	if f.fs.NArg() > 0 {
-		return "", usagef("unexpected argument %q", f.fs.Arg(0))
+		return "", syntaxf("unexpected argument %q", f.fs.Arg(0))
 	}
 	if path == "" {
-		return "", usagef("%s", missing)
+		return "", syntaxf("%s", missing)
 	}
 	return path, nil
 }

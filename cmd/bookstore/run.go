@@ -83,7 +83,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "bookstore: %v\n", setting)
 		return 2
 	case errors.As(err, &usage):
-		fmt.Fprintf(stderr, "bookstore: %v\nRun 'bookstore %s --help' for usage.\n", err, cmd)
+		fmt.Fprintf(stderr, "bookstore: %v\n", err)
+		if usage.syntax {
+			fmt.Fprintf(stderr, "Run 'bookstore %s --help' for usage.\n", cmd)
+		}
 		return 2
 	default:
 		fmt.Fprintf(stderr, "bookstore: %v\n", err)
