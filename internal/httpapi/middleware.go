@@ -17,8 +17,8 @@ import (
 	"github.com/bookstore/bookstore/internal/bookstore"
 )
 
-// maxBodyBytes caps every request body; larger ones get 413 before decoding.
-const maxBodyBytes = 1 << 20
+// apiCSP is the Content-Security-Policy of every API and problem response.
+const apiCSP = "default-src 'none'; frame-ancestors 'none'"
 
 // requestInfo travels in the context of every request. Outer middleware
 // creates it; inner layers fill in what they learn (the route, the caller),
@@ -118,6 +118,9 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		h.Set("X-Request-ID", info.id)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
+		// API answers are data, never a page: nothing in one may load or
+		// run, nor be framed. The docs page sets its own policy.
+		h.Set("Content-Security-Policy", apiCSP)
 		// Responses carry tokens or user data; handlers that serve public,
 		// cacheable documents override this.
 		h.Set("Cache-Control", "no-store")
@@ -156,23 +159,6 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 		}()
 		next.ServeHTTP(rec, r)
-	})
-}
-
-// limitBody refuses bodies over maxBodyBytes: at once when Content-Length
-// says so, else when reading passes the limit.
-func (s *Server) limitBody(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > maxBodyBytes {
-			// Don't read the body: close the connection after answering.
-			w.Header().Set("Connection", "close")
-			writeProblem(w, r, s.log, payloadTooLarge())
-			return
-		}
-		if r.Body != nil && r.Body != http.NoBody {
-			r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
-		}
-		next.ServeHTTP(w, r)
 	})
 }
 

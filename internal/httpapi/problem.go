@@ -105,9 +105,10 @@ func notFound(detail string) *problem {
 	return newProblem(http.StatusNotFound, typeNotFound, "There is no such resource.", detail)
 }
 
-func payloadTooLarge() *problem {
+// payloadTooLarge names the operation's limit (bodyLimitsOf).
+func payloadTooLarge(limit int64) *problem {
 	return newProblem(http.StatusRequestEntityTooLarge, typePayloadTooLarge, "The request body is too large.",
-		"the request body must be at most "+strconv.Itoa(maxBodyBytes)+" bytes")
+		"the request body must be at most "+strconv.FormatInt(limit, 10)+" bytes for this operation")
 }
 
 func unsupportedMediaType(want string) *problem {
@@ -138,7 +139,7 @@ func problemFor(err error) *problem {
 	}
 	var maxBytes *http.MaxBytesError
 	if errors.As(err, &maxBytes) {
-		return payloadTooLarge()
+		return payloadTooLarge(maxBytes.Limit)
 	}
 	var throttled *auth.ThrottledError
 	if errors.As(err, &throttled) {

@@ -67,8 +67,8 @@ type Server struct {
 var _ oapi.StrictServerInterface = (*Server)(nil)
 
 // NewHandler returns the whole API as one http.Handler: observation,
-// body limits, authentication, validation against the spec, then the
-// operations; beside them Swagger UI at /docs/ and, with Metrics, /metrics.
+// authentication, validation against the spec (the caller first, then the
+// body within the operation's limits), then the operations; beside them Swagger UI at /docs/ and, with Metrics, /metrics.
 func NewHandler(cfg Config) (http.Handler, error) {
 	if cfg.Store == nil || cfg.Tokens == nil || cfg.Hasher == nil || cfg.Logger == nil {
 		return nil, errors.New("httpapi: Store, Tokens, Hasher and Logger are required")
@@ -118,7 +118,7 @@ func NewHandler(cfg Config) (http.Handler, error) {
 		ErrorHandlerFunc: onRequestError,
 	})
 	s.metrics.initOperations(spec)
-	api := s.cors(s.limitBody(s.authenticate(v.middleware(s, routes))))
+	api := s.cors(s.authenticate(v.middleware(s, routes)))
 	// /docs and /metrics are not API operations: mount routes them around
 	// the validator, inside observe (request ids, log lines, recovery).
 	return s.observe(s.mount(api, s.metrics)), nil

@@ -25,6 +25,8 @@ import (
 type validator struct {
 	router  routers.Router
 	options *openapi3filter.Options
+	// bodyLimits holds the operations that take a body, with their limits.
+	bodyLimits map[*openapi3.Operation]bodyLimits
 }
 
 // RegisterFormats teaches kin-openapi the string formats the spec uses that
@@ -41,8 +43,17 @@ func newValidator(spec *openapi3.T) (*validator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("route the spec: %w", err)
 	}
+	limits := map[*openapi3.Operation]bodyLimits{}
+	for _, item := range spec.Paths.Map() {
+		for _, op := range item.Operations() {
+			if lim, ok := bodyLimitsOf(op); ok {
+				limits[op] = lim
+			}
+		}
+	}
 	return &validator{
-		router: router,
+		router:     router,
+		bodyLimits: limits,
 		options: &openapi3filter.Options{
 			MultiError:         true,
 			AuthenticationFunc: requireCaller,
@@ -65,29 +76,50 @@ func requireCaller(ctx context.Context, in *openapi3filter.AuthenticationInput) 
 
 func (v *validator) middleware(s *Server, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		route, params, err := v.router.FindRoute(r)
+		// HEAD is GET without the body (RFC 9110 §9.3.2): it is routed,
+		// authenticated and validated as GET, and http.ServeMux's GET
+		// patterns serve it; net/http drops what the handler writes.
+		lookup := r
+		if r.Method == http.MethodHead {
+			lookup = withMethod(r, http.MethodGet)
+		}
+		route, params, err := v.router.FindRoute(lookup)
 		if err != nil {
-			if errors.Is(err, routers.ErrMethodNotAllowed) {
+			allow := v.allowedMethods(r)
+			switch {
+			case len(allow) == 0:
+				writeProblem(w, r, s.log, notFound("no such endpoint: "+r.Method+" "+r.URL.Path))
+			case r.Method == http.MethodOptions:
+				// Outside CORS preflights (answered by cors), OPTIONS
+				// says which methods the path has.
+				w.Header().Set("Allow", strings.Join(allow, ", "))
+				w.WriteHeader(http.StatusNoContent)
+			default:
 				writeProblem(w, r, s.log, newProblem(http.StatusMethodNotAllowed, typeMethodNotAllowed,
-					"The method is not allowed.", r.Method+" is not allowed on "+r.URL.Path))
-				return
+					"The method is not allowed.", r.Method+" is not allowed on "+r.URL.Path+"; allowed: "+strings.Join(allow, ", ")).
+					withHeader("Allow", strings.Join(allow, ", ")))
 			}
-			writeProblem(w, r, s.log, notFound("no such endpoint: "+r.Method+" "+r.URL.Path))
 			return
 		}
 		info := requestInfoFrom(r.Context())
 		info.route = route.Path
 		info.operationID = route.Operation.OperationID
+		in := &openapi3filter.RequestValidationInput{Request: r, PathParams: params, Route: route, Options: v.options}
 
-		if p := checkMediaType(r, route.Operation); p != nil {
-			writeProblem(w, r, s.log, p)
+		// A caller the operation does not admit is refused before a byte of
+		// the body is read.
+		if err := checkSecurity(r.Context(), in); err != nil {
+			writeProblem(w, r, s.log, validationProblem(info, err))
 			return
 		}
-		if err := checkBodyEncoding(r); err != nil {
+		if err := v.readBody(r, route.Operation); err != nil {
+			if r.Body != http.NoBody {
+				// The rest of the body stays unread: don't wait for it.
+				w.Header().Set("Connection", "close")
+			}
 			writeProblem(w, r, s.log, err)
 			return
 		}
-		in := &openapi3filter.RequestValidationInput{Request: r, PathParams: params, Route: route, Options: v.options}
 		if err := openapi3filter.ValidateRequest(r.Context(), in); err != nil {
 			writeProblem(w, r, s.log, validationProblem(info, err))
 			return
@@ -96,20 +128,100 @@ func (v *validator) middleware(s *Server, next http.Handler) http.Handler {
 	})
 }
 
+// withMethod is r as if sent with another method, for route lookups only.
+func withMethod(r *http.Request, method string) *http.Request {
+	c := *r
+	c.Method = method
+	return &c
+}
+
+// methodsInAllowOrder are the methods the spec's operations can use, in the
+// order Allow lists them.
+var methodsInAllowOrder = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// allowedMethods lists the methods r's path has in the spec, for Allow:
+// HEAD wherever GET is, and OPTIONS on every path; nil when the path is
+// not in the spec.
+func (v *validator) allowedMethods(r *http.Request) []string {
+	var allow []string
+	for _, m := range methodsInAllowOrder {
+		if _, _, err := v.router.FindRoute(withMethod(r, m)); err == nil {
+			allow = append(allow, m)
+			if m == http.MethodGet {
+				allow = append(allow, http.MethodHead)
+			}
+		}
+	}
+	if allow == nil {
+		return nil
+	}
+	return append(allow, http.MethodOptions)
+}
+
+// checkSecurity runs the operation's security requirements (or the spec's
+// global ones) alone, as ValidateRequest would, on the request without its
+// body: kin-openapi reads the whole body into memory before it asks the
+// authentication hook, in case the hook wants it (ours never does).
+func checkSecurity(ctx context.Context, in *openapi3filter.RequestValidationInput) error {
+	security := in.Route.Operation.Security
+	if security == nil {
+		security = &in.Route.Spec.Security
+	}
+	bodiless := *in.Request
+	bodiless.Body = http.NoBody
+	withoutBody := *in
+	withoutBody.Request = &bodiless
+	return openapi3filter.ValidateSecurityRequirements(ctx, &withoutBody, *security)
+}
+
+// readBody reads the body an operation takes, within the operation's
+// limits, and puts it back for the validator and the handler. Operations
+// that take no body never read one. A body over the limit is refused
+// unread when Content-Length says so, else as soon as reading passes it.
+func (v *validator) readBody(r *http.Request, op *openapi3.Operation) error {
+	lim, takesBody := v.bodyLimits[op]
+	if !takesBody || r.Body == nil || r.Body == http.NoBody {
+		r.Body = http.NoBody
+		return nil
+	}
+	if p := checkMediaType(r, op); p != nil {
+		return p
+	}
+	if r.ContentLength > lim.bytes {
+		return payloadTooLarge(lim.bytes)
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, lim.bytes+1))
+	r.Body.Close()
+	if err != nil {
+		return malformed("the request body could not be read")
+	}
+	if int64(len(body)) > lim.bytes {
+		return payloadTooLarge(lim.bytes)
+	}
+	// Go's JSON decoder would silently turn invalid UTF-8 into U+FFFD.
+	if !utf8.Valid(body) {
+		return malformed("the body is not valid UTF-8")
+	}
+	if len(body) > 0 {
+		if err := scanJSON(body, lim); err != nil {
+			return err
+		}
+	}
+	r.ContentLength = int64(len(body))
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	r.Body, _ = r.GetBody()
+	return nil
+}
+
 // checkMediaType answers 415 when a body comes in a media type the
 // operation does not take.
 func checkMediaType(r *http.Request, op *openapi3.Operation) *problem {
-	if r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
+	if r.ContentLength == 0 {
 		return nil
 	}
 	var want []string
-	if op.RequestBody != nil && op.RequestBody.Value != nil {
-		for mt := range op.RequestBody.Value.Content {
-			want = append(want, mt)
-		}
-	}
-	if len(want) == 0 {
-		return nil // a body nobody reads; ignored
+	for mt := range op.RequestBody.Value.Content {
+		want = append(want, mt)
 	}
 	sort.Strings(want)
 	got, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
@@ -121,31 +233,6 @@ func checkMediaType(r *http.Request, op *openapi3.Operation) *problem {
 		}
 	}
 	return unsupportedMediaType(strings.Join(want, " or "))
-}
-
-// checkBodyEncoding reads the body (already capped by limitBody) and
-// refuses invalid UTF-8, which Go's JSON decoder would silently turn into
-// U+FFFD. The body is put back for the validator and the handler.
-func checkBodyEncoding(r *http.Request) error {
-	if r.Body == nil || r.Body == http.NoBody {
-		return nil
-	}
-	body, err := io.ReadAll(r.Body)
-	r.Body.Close()
-	if err != nil {
-		var maxBytes *http.MaxBytesError
-		if errors.As(err, &maxBytes) {
-			return payloadTooLarge()
-		}
-		return malformed("the request body could not be read")
-	}
-	if !utf8.Valid(body) {
-		return malformed("the body is not valid UTF-8")
-	}
-	r.ContentLength = int64(len(body))
-	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
-	r.Body, _ = r.GetBody()
-	return nil
 }
 
 // validationProblem turns kin-openapi's errors into one problem. A missing
@@ -174,10 +261,6 @@ func validationProblem(info *requestInfo, err error) *problem {
 	}
 	var fields []fieldError
 	for _, e := range errs {
-		var maxBytes *http.MaxBytesError
-		if errors.As(e, &maxBytes) {
-			return payloadTooLarge()
-		}
 		var re *openapi3filter.RequestError
 		if !errors.As(e, &re) {
 			return internalError(e)
