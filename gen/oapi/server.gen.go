@@ -340,10 +340,18 @@ type Problem struct {
 	Title string `json:"title"`
 
 	// Type A stable URI (relative to this server) naming the kind of problem.
+	// `/problems/malformed-request` (400) is a body that is not one JSON
+	// value (trailing data included) or nests too deep;
+	// `/problems/payload-too-large` (413) a body over the operation's limit;
+	// `/problems/method-not-allowed` (405) comes with `Allow`, the path's methods.
 	Type ProblemType `json:"type"`
 }
 
 // ProblemType A stable URI (relative to this server) naming the kind of problem.
+// `/problems/malformed-request` (400) is a body that is not one JSON
+// value (trailing data included) or nests too deep;
+// `/problems/payload-too-large` (413) a body over the operation's limit;
+// `/problems/method-not-allowed` (405) comes with `Allow`, the path's methods.
 type ProblemType string
 
 // PublishedYear Example: 1937

@@ -63,6 +63,11 @@ func FuzzCreateBookBody(f *testing.F) {
 		`{"title":"T","author":"A","publisher":"P","price_cents":100,"isbn":"0-261-10236-2","published_year":1937}`,
 		`{"title":"T","author":"A","publisher":"P","price_cents":1e400}`,
 		`{"title":null}`, `[]`, `{`, ``, `{"title":"\u0000"}`,
+		// The scan before decoding: trailing data, depth, many values, long strings and keys.
+		`{"title":"T","author":"A","publisher":"P","price_cents":100} garbage`,
+		`{"title":"T","author":"A","publisher":"P","price_cents":100}{"title":"U"}`,
+		`{"title":"T"}` + "\x00", `{"title":` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `}`,
+		`{"z":[` + strings.Repeat(`{},`, 100) + `{}]}`, `{"` + strings.Repeat("k", 300) + `":1}`, `{"title":"\ud83d\udcda"}`,
 	} {
 		f.Add(s)
 	}
@@ -76,6 +81,8 @@ func FuzzRegisterBody(f *testing.F) {
 	for _, s := range []string{
 		`{"username":"bob","password":"correct horse battery staple 42"}`,
 		`{"username":"b","password":"x","admin":true}`, `{"username":5}`, `null`,
+		`{"username":"bob","password":"correct horse battery staple 42"} {"username":"eve"}`,
+		`{"username":"x","password":"y","z":[` + strings.Repeat(`{},`, 50) + `{}]}`, `[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]`,
 	} {
 		f.Add(s)
 	}
@@ -90,7 +97,7 @@ func FuzzRegisterBody(f *testing.F) {
 func FuzzMergePatch(f *testing.F) {
 	for _, s := range []string{
 		`{"price_cents":5}`, `{"isbn":null}`, `{"published_year":null,"title":"x"}`, `{}`, `{"title":null}`,
-		`{"isbn":"978-0-441-17271-9"}`, `{"id":"x"}`,
+		`{"isbn":"978-0-441-17271-9"}`, `{"id":"x"}`, `{"title":"x"} x`, `{"title":"x"}{}`, `{"title":[[[[[[[[]]]]]]]]}`,
 	} {
 		f.Add(s, `"1"`)
 	}

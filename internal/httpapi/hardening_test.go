@@ -97,3 +97,36 @@ func TestSecurityHeaders(t *testing.T) {
 		}
 	}
 }
+
+// TestContentSecurityPolicy: API answers and problem documents are data a
+// browser must never run or frame; the docs page has its own policy.
+func TestContentSecurityPolicy(t *testing.T) {
+	const apiCSP = "default-src 'none'; frame-ancestors 'none'"
+	api := newTestAPI(t)
+	alice := api.register("alice")
+	for _, c := range []struct {
+		method, path, token, body string
+		status                    int
+	}{
+		{"GET", "/users/me", alice.Access, "", 200},
+		{"GET", "/openapi.yaml", "", "", 200},
+		{"HEAD", "/books", alice.Access, "", 200},
+		{"GET", "/users/me", "", "", 401},
+		{"POST", "/books", alice.Access, `{"title":`, 400},
+		{"GET", "/nowhere", "", "", 404},
+		{"PUT", "/books", alice.Access, "", 405},
+		{"OPTIONS", "/books", "", "", 204},
+	} {
+		res, body := api.do(c.method, c.path, jsonHeader(c.token), c.body)
+		if res.StatusCode != c.status {
+			t.Errorf("%s %s: %d, want %d: %s", c.method, c.path, res.StatusCode, c.status, body)
+		}
+		if got := res.Header.Get("Content-Security-Policy"); got != apiCSP {
+			t.Errorf("%s %s (%d): Content-Security-Policy %q, want %q", c.method, c.path, res.StatusCode, got, apiCSP)
+		}
+	}
+	res, _ := api.do("GET", "/docs/", nil, "")
+	if got := res.Header.Values("Content-Security-Policy"); res.StatusCode != 200 || len(got) != 1 || got[0] == apiCSP || !strings.Contains(got[0], "frame-ancestors 'none'") {
+		t.Errorf("/docs/: %d, Content-Security-Policy %q: want its own, one policy", res.StatusCode, got)
+	}
+}
