@@ -139,11 +139,12 @@ image-check:
 # With BOOKSTORE_DATABASE_URL=postgres://... it runs against PostgreSQL too.
 # bench-growth: list, get and q at 1,000 and 1,100,000 books (a few minutes).
 # bench-flood: a login flood beside a reader (internal/faults).
+# bench-bodies: a flood of large JSON bodies beside a reader (internal/faults).
 # bench-micro: the testing.B benchmarks next to the code.
 # Flags go in BENCH_FLAGS, e.g. a smoke run: make bench BENCH_FLAGS='-duration 2s -warmup 500ms'.
 BENCH_FLAGS ?=
 
-.PHONY: bench bench-growth bench-micro bench-flood
+.PHONY: bench bench-growth bench-micro bench-flood bench-bodies
 
 bench:
 	$(GO) run ./internal/bench/loadbench $(BENCH_FLAGS)
@@ -155,6 +156,12 @@ bench-growth:
 # the user's p50/p99, the flood's rate and the server's peak RSS.
 bench-flood:
 	$(GO) test -run '^$$' -bench LoginFlood -benchtime 1x ./internal/faults
+
+# 32 clients sending 1 MiB many-values JSON bodies (with and without a
+# token) for 20 s while a logged-in user lists books: the user's p50/p99,
+# the statuses and the server's peak RSS.
+bench-bodies:
+	$(GO) test -run '^$$' -bench BodyFlood -benchtime 1x ./internal/faults
 
 bench-micro:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
