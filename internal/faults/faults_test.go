@@ -74,34 +74,20 @@ func book(title string) oapi.BookCreate {
 func createUntil(c client, workers int, stop <-chan struct{}) (acked []uuid.UUID, statuses map[int]int) {
 	var mu sync.Mutex
 	statuses = map[int]int{}
-	var wg sync.WaitGroup
 	var n atomic.Int64
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				r, err := c.CreateBookWithResponse(context.Background(), &oapi.CreateBookParams{}, book(fmt.Sprintf("w%d-%d", w, n.Add(1))), c.auth())
-				mu.Lock()
-				if err != nil {
-					statuses[0]++ // no answer: the connection broke
-				} else {
-					statuses[r.StatusCode()]++
-					if r.JSON201 != nil {
-						acked = append(acked, r.JSON201.Id)
-					}
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	<-stop
-	wg.Wait()
+	untilClosed(stop, workers, func(w int) {
+		r, err := c.CreateBookWithResponse(context.Background(), &oapi.CreateBookParams{}, book(fmt.Sprintf("w%d-%d", w, n.Add(1))), c.auth())
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			statuses[0]++ // no answer: the connection broke
+			return
+		}
+		statuses[r.StatusCode()]++
+		if r.JSON201 != nil {
+			acked = append(acked, r.JSON201.Id)
+		}
+	})
 	return acked, statuses
 }
 
