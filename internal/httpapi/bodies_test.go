@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/getkin/kin-openapi/openapi3"
+
 	"github.com/bookstore/bookstore/gen/oapi"
 	"github.com/bookstore/bookstore/internal/httpapi"
 )
@@ -271,5 +273,41 @@ func TestTrailingDataIsRefused(t *testing.T) {
 	res, body := api.do("POST", "/books", jsonHeader(alice.Access), book+" \r\n\t ")
 	if res.StatusCode != 201 {
 		t.Errorf("trailing whitespace: %d %s", res.StatusCode, body)
+	}
+}
+
+// TestBodyLimitDerivation: bounded schemas give small limits that grow with
+// their bounds; a schema without a bound falls back to the 1 MiB ceiling.
+func TestBodyLimitDerivation(t *testing.T) {
+	limits := func(t *testing.T, schema string) int64 {
+		t.Helper()
+		doc := `{"openapi":"3.0.3","info":{"title":"t","version":"1"},"paths":{"/x":{"post":{"operationId":"x",
+			"requestBody":{"content":{"application/json":{"schema":` + schema + `}}},"responses":{"204":{"description":"ok"}}}}}}`
+		spec, err := openapi3.NewLoader().LoadFromData([]byte(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return httpapi.BodyByteLimits(spec)["x"]
+	}
+	closed := func(props string) string {
+		return `{"type":"object","additionalProperties":false,"properties":{` + props + `}}`
+	}
+	small := limits(t, closed(`"a":{"type":"string","maxLength":10}`))
+	larger := limits(t, closed(`"a":{"type":"string","maxLength":1000}`))
+	array := limits(t, closed(`"a":{"type":"array","maxItems":100,"items":{"type":"integer"}}`))
+	enum := limits(t, closed(`"a":{"type":"string","enum":["x","yy"]},"b":{"type":"boolean","nullable":true}`))
+	if small != 1<<10 || larger <= small || larger > 16<<10 || array <= small || array > 16<<10 || enum != 1<<10 {
+		t.Errorf("bounded: %d, %d, %d, %d", small, larger, array, enum)
+	}
+	for name, schema := range map[string]string{
+		"string without maxLength": closed(`"a":{"type":"string"}`),
+		"array without maxItems":   closed(`"a":{"type":"array","items":{"type":"integer"}}`),
+		"open object":              `{"type":"object","properties":{"a":{"type":"integer"}}}`,
+		"no type":                  closed(`"a":{}`),
+		"huge maxLength":           closed(`"a":{"type":"string","maxLength":10000000}`),
+	} {
+		if got := limits(t, schema); got != httpapi.MaxBodyBytes {
+			t.Errorf("%s: %d, want the ceiling %d", name, got, httpapi.MaxBodyBytes)
+		}
 	}
 }
