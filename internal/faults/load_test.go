@@ -1,11 +1,15 @@
 package faults_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -51,9 +55,13 @@ func (rb readerBench) auth(_ context.Context, r *http.Request) error {
 
 // floodFor runs workers goroutines, each calling work(i) over and over,
 // while the reader lists their books every 10 ms for d. It reports the
-// reader's p50 and p99 (list-p50-ms, list-p99-ms) and the server's peak RSS
-// (peak-RSS-MiB), and returns how many lists failed.
+// reader's p50 and p99 (list-p50-ms, list-p99-ms), the server's peak RSS
+// (peak-RSS-MiB) and the share of one core the server used (server-cpu-%:
+// on a shared machine, what the server itself spent), and returns how
+// many lists failed.
 func (rb readerBench) floodFor(b *testing.B, d time.Duration, workers int, work func(worker int)) (listErrors int) {
+	pid := rb.srv.Cmd.Process.Pid
+	cpuBefore, started := cpuSeconds(b, pid), time.Now()
 	stop, stopped := make(chan struct{}), make(chan struct{})
 	go func() {
 		untilClosed(stop, workers, work)
@@ -77,7 +85,8 @@ func (rb readerBench) floodFor(b *testing.B, d time.Duration, workers int, work 
 	}
 	b.ReportMetric(q(0.50), "list-p50-ms")
 	b.ReportMetric(q(0.99), "list-p99-ms")
-	b.ReportMetric(peakRSSMiB(b, rb.srv.Cmd.Process.Pid), "peak-RSS-MiB")
+	b.ReportMetric(peakRSSMiB(b, pid), "peak-RSS-MiB")
+	b.ReportMetric(100*(cpuSeconds(b, pid)-cpuBefore)/time.Since(started).Seconds(), "server-cpu-%")
 	return listErrors
 }
 
@@ -98,4 +107,18 @@ func untilClosed(stop <-chan struct{}, workers int, work func(worker int)) {
 		})
 	}
 	wg.Wait()
+}
+
+// cpuSeconds is the user and system CPU time a process has used
+// (/proc/PID/stat, in clock ticks of 1/100 s on Linux).
+func cpuSeconds(tb testing.TB, pid int) float64 {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	// The command name, field 2, may hold spaces: count from after it.
+	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	utime, _ := strconv.ParseFloat(fields[11], 64)
+	stime, _ := strconv.ParseFloat(fields[12], 64)
+	return (utime + stime) / 100
 }
