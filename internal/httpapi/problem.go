@@ -137,10 +137,6 @@ func problemFor(err error) *problem {
 	if errors.As(err, &p) {
 		return p
 	}
-	var maxBytes *http.MaxBytesError
-	if errors.As(err, &maxBytes) {
-		return payloadTooLarge(maxBytes.Limit)
-	}
 	var throttled *auth.ThrottledError
 	if errors.As(err, &throttled) {
 		return newProblem(http.StatusTooManyRequests, typeTooManyRequests, "Too many requests.", throttled.Error()).

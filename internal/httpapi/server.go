@@ -68,7 +68,8 @@ var _ oapi.StrictServerInterface = (*Server)(nil)
 
 // NewHandler returns the whole API as one http.Handler: observation,
 // authentication, validation against the spec (the caller first, then the
-// body within the operation's limits), then the operations; beside them Swagger UI at /docs/ and, with Metrics, /metrics.
+// body within the operation's limits), then the operations; beside them
+// Swagger UI at /docs/ and, with Metrics, /metrics.
 func NewHandler(cfg Config) (http.Handler, error) {
 	if cfg.Store == nil || cfg.Tokens == nil || cfg.Hasher == nil || cfg.Logger == nil {
 		return nil, errors.New("httpapi: Store, Tokens, Hasher and Logger are required")

@@ -113,7 +113,7 @@ func (v *validator) middleware(s *Server, next http.Handler) http.Handler {
 			return
 		}
 		if err := v.readBody(r, route.Operation); err != nil {
-			if r.Body != http.NoBody {
+			if p := problemFor(err); p.Status == http.StatusRequestEntityTooLarge || p.Status == http.StatusUnsupportedMediaType {
 				// The rest of the body stays unread: don't wait for it.
 				w.Header().Set("Connection", "close")
 			}
