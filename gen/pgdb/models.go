@@ -33,6 +33,11 @@ type IdempotencyKey struct {
 	CreatedAt   time.Time
 }
 
+type LoginAddress struct {
+	Key       string
+	ExpiresAt time.Time
+}
+
 type RefreshToken struct {
 	TokenHash []byte
 	SessionID uuid.UUID

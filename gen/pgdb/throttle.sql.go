@@ -19,6 +19,22 @@ func (q *Queries) ClearThrottle(ctx context.Context, key string) error {
 	return err
 }
 
+const countLoginAddress = `-- name: CountLoginAddress :one
+SELECT count(*) FROM login_address WHERE key = $1 AND expires_at > $2::timestamptz
+`
+
+type CountLoginAddressParams struct {
+	Key string
+	Now time.Time
+}
+
+func (q *Queries) CountLoginAddress(ctx context.Context, arg CountLoginAddressParams) (int64, error) {
+	row := q.db.QueryRow(ctx, countLoginAddress, arg.Key, arg.Now)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const findThrottle = `-- name: FindThrottle :one
 SELECT count, reset_at FROM throttle WHERE key = $1 AND reset_at > $2::timestamptz
 `
@@ -40,33 +56,46 @@ func (q *Queries) FindThrottle(ctx context.Context, arg FindThrottleParams) (Fin
 	return i, err
 }
 
-const hitThrottle = `-- name: HitThrottle :one
-INSERT INTO throttle (key, count, reset_at) VALUES ($1, 1, $2)
-ON CONFLICT (key) DO UPDATE
-SET count    = CASE WHEN throttle.reset_at <= $3::timestamptz THEN 1 ELSE throttle.count + 1 END,
-    reset_at = CASE WHEN throttle.reset_at <= $3::timestamptz THEN excluded.reset_at ELSE throttle.reset_at END
-RETURNING count, reset_at
+const refundThrottle = `-- name: RefundThrottle :exec
+UPDATE throttle SET count = count - 1
+WHERE key = $1 AND count > 0 AND reset_at > $2::timestamptz
 `
 
-type HitThrottleParams struct {
-	Key     string
-	ResetAt time.Time
-	Now     time.Time
+type RefundThrottleParams struct {
+	Key string
+	Now time.Time
 }
 
-type HitThrottleRow struct {
-	Count   int64
-	ResetAt time.Time
+func (q *Queries) RefundThrottle(ctx context.Context, arg RefundThrottleParams) error {
+	_, err := q.db.Exec(ctx, refundThrottle, arg.Key, arg.Now)
+	return err
 }
 
-// A hit is one statement: it starts a window (count 1) for a new key or one
-// whose window has ended, and counts on in a live window. Concurrent hits on
-// one key, from any replica, queue on the row and all count.
-func (q *Queries) HitThrottle(ctx context.Context, arg HitThrottleParams) (HitThrottleRow, error) {
-	row := q.db.QueryRow(ctx, hitThrottle, arg.Key, arg.ResetAt, arg.Now)
-	var i HitThrottleRow
-	err := row.Scan(&i.Count, &i.ResetAt)
-	return i, err
+const rememberLoginAddress = `-- name: RememberLoginAddress :exec
+INSERT INTO login_address (key, expires_at) VALUES ($1, $2)
+ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at
+`
+
+type RememberLoginAddressParams struct {
+	Key       string
+	ExpiresAt time.Time
+}
+
+func (q *Queries) RememberLoginAddress(ctx context.Context, arg RememberLoginAddressParams) error {
+	_, err := q.db.Exec(ctx, rememberLoginAddress, arg.Key, arg.ExpiresAt)
+	return err
+}
+
+const sweepLoginAddresses = `-- name: SweepLoginAddresses :execrows
+DELETE FROM login_address WHERE expires_at <= $1::timestamptz
+`
+
+func (q *Queries) SweepLoginAddresses(ctx context.Context, now time.Time) (int64, error) {
+	result, err := q.db.Exec(ctx, sweepLoginAddresses, now)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const sweepThrottle = `-- name: SweepThrottle :execrows
@@ -79,4 +108,42 @@ func (q *Queries) SweepThrottle(ctx context.Context, now time.Time) (int64, erro
 		return 0, err
 	}
 	return result.RowsAffected(), nil
+}
+
+const takeThrottle = `-- name: TakeThrottle :one
+INSERT INTO throttle (key, count, reset_at) VALUES ($1, 1, $2)
+ON CONFLICT (key) DO UPDATE
+SET count    = CASE WHEN throttle.reset_at <= $3::timestamptz THEN 1 ELSE throttle.count + 1 END,
+    reset_at = CASE WHEN throttle.reset_at <= $3::timestamptz THEN excluded.reset_at ELSE throttle.reset_at END
+WHERE throttle.reset_at <= $3::timestamptz OR throttle.count < $4::bigint
+RETURNING count, reset_at
+`
+
+type TakeThrottleParams struct {
+	Key      string
+	ResetAt  time.Time
+	Now      time.Time
+	MaxCount int64
+}
+
+type TakeThrottleRow struct {
+	Count   int64
+	ResetAt time.Time
+}
+
+// Taking a slot is one statement: it starts a window (count 1) for a new key
+// or one whose window has ended, counts on in a live window below the limit,
+// and changes nothing (no row returned) at the limit. Concurrent takes on one
+// key, from any replica, queue on the row, so no more than the limit ever
+// succeed in one window.
+func (q *Queries) TakeThrottle(ctx context.Context, arg TakeThrottleParams) (TakeThrottleRow, error) {
+	row := q.db.QueryRow(ctx, takeThrottle,
+		arg.Key,
+		arg.ResetAt,
+		arg.Now,
+		arg.MaxCount,
+	)
+	var i TakeThrottleRow
+	err := row.Scan(&i.Count, &i.ResetAt)
+	return i, err
 }

@@ -32,6 +32,11 @@ type IdempotencyKey struct {
 	CreatedAt   int64
 }
 
+type LoginAddress struct {
+	Key       string
+	ExpiresAt int64
+}
+
 type RefreshToken struct {
 	TokenHash []byte
 	SessionID uuid.UUID

@@ -18,21 +18,20 @@ func (q *Queries) ClearThrottle(ctx context.Context, key string) error {
 	return err
 }
 
-const expireThrottle = `-- name: ExpireThrottle :exec
-
-DELETE FROM throttle WHERE key = ?1 AND reset_at <= CAST(?2 AS INTEGER)
+const countLoginAddress = `-- name: CountLoginAddress :one
+SELECT count(*) FROM login_address WHERE key = ?1 AND expires_at > CAST(?2 AS INTEGER)
 `
 
-type ExpireThrottleParams struct {
+type CountLoginAddressParams struct {
 	Key string
 	Now int64
 }
 
-// A hit is ExpireThrottle then HitThrottle in one transaction: a window
-// that has ended is dropped, so the count restarts at 1.
-func (q *Queries) ExpireThrottle(ctx context.Context, arg ExpireThrottleParams) error {
-	_, err := q.db.ExecContext(ctx, expireThrottle, arg.Key, arg.Now)
-	return err
+func (q *Queries) CountLoginAddress(ctx context.Context, arg CountLoginAddressParams) (int64, error) {
+	row := q.db.QueryRowContext(ctx, countLoginAddress, arg.Key, arg.Now)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
 }
 
 const findThrottle = `-- name: FindThrottle :one
@@ -56,27 +55,69 @@ func (q *Queries) FindThrottle(ctx context.Context, arg FindThrottleParams) (Fin
 	return i, err
 }
 
-const hitThrottle = `-- name: HitThrottle :one
-INSERT INTO throttle (key, count, reset_at) VALUES (?1, 1, ?2)
-ON CONFLICT (key) DO UPDATE SET count = throttle.count + 1
-RETURNING count, reset_at
+const refundThrottle = `-- name: RefundThrottle :exec
+UPDATE throttle SET count = count - 1
+WHERE key = ?1 AND count > 0 AND reset_at > CAST(?2 AS INTEGER)
 `
 
-type HitThrottleParams struct {
+type RefundThrottleParams struct {
+	Key string
+	Now int64
+}
+
+func (q *Queries) RefundThrottle(ctx context.Context, arg RefundThrottleParams) error {
+	_, err := q.db.ExecContext(ctx, refundThrottle, arg.Key, arg.Now)
+	return err
+}
+
+const rememberLoginAddress = `-- name: RememberLoginAddress :exec
+INSERT INTO login_address (key, expires_at) VALUES (?1, ?2)
+ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at
+`
+
+type RememberLoginAddressParams struct {
+	Key       string
+	ExpiresAt int64
+}
+
+func (q *Queries) RememberLoginAddress(ctx context.Context, arg RememberLoginAddressParams) error {
+	_, err := q.db.ExecContext(ctx, rememberLoginAddress, arg.Key, arg.ExpiresAt)
+	return err
+}
+
+const startThrottle = `-- name: StartThrottle :exec
+
+INSERT INTO throttle (key, count, reset_at) VALUES (?1, 0, ?2)
+ON CONFLICT (key) DO NOTHING
+`
+
+type StartThrottleParams struct {
 	Key     string
 	ResetAt int64
 }
 
-type HitThrottleRow struct {
-	Count   int64
-	ResetAt int64
+// Taking a slot is StartThrottle then TakeThrottle in one write transaction
+// (the writer is one connection and its transactions are IMMEDIATE, so the
+// pair is atomic; sqlc does not see parameters in an upsert's SET, hence not
+// one upsert as on PostgreSQL). TakeThrottle restarts an ended window at 1,
+// counts on in a live window below the limit, and changes nothing (no row
+// returned) at the limit: however many arrive at once, no more than the
+// limit succeed in one window.
+func (q *Queries) StartThrottle(ctx context.Context, arg StartThrottleParams) error {
+	_, err := q.db.ExecContext(ctx, startThrottle, arg.Key, arg.ResetAt)
+	return err
 }
 
-func (q *Queries) HitThrottle(ctx context.Context, arg HitThrottleParams) (HitThrottleRow, error) {
-	row := q.db.QueryRowContext(ctx, hitThrottle, arg.Key, arg.ResetAt)
-	var i HitThrottleRow
-	err := row.Scan(&i.Count, &i.ResetAt)
-	return i, err
+const sweepLoginAddresses = `-- name: SweepLoginAddresses :execrows
+DELETE FROM login_address WHERE expires_at <= CAST(?1 AS INTEGER)
+`
+
+func (q *Queries) SweepLoginAddresses(ctx context.Context, now int64) (int64, error) {
+	result, err := q.db.ExecContext(ctx, sweepLoginAddresses, now)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
 }
 
 const sweepThrottle = `-- name: SweepThrottle :execrows
@@ -89,4 +130,36 @@ func (q *Queries) SweepThrottle(ctx context.Context, now int64) (int64, error) {
 		return 0, err
 	}
 	return result.RowsAffected()
+}
+
+const takeThrottle = `-- name: TakeThrottle :one
+UPDATE throttle
+SET count    = CASE WHEN reset_at <= CAST(?1 AS INTEGER) THEN 1 ELSE count + 1 END,
+    reset_at = CASE WHEN reset_at <= CAST(?1 AS INTEGER) THEN CAST(?2 AS INTEGER) ELSE reset_at END
+WHERE key = ?3 AND (reset_at <= CAST(?1 AS INTEGER) OR count < CAST(?4 AS INTEGER))
+RETURNING count, reset_at
+`
+
+type TakeThrottleParams struct {
+	Now      int64
+	ResetAt  int64
+	Key      string
+	MaxCount int64
+}
+
+type TakeThrottleRow struct {
+	Count   int64
+	ResetAt int64
+}
+
+func (q *Queries) TakeThrottle(ctx context.Context, arg TakeThrottleParams) (TakeThrottleRow, error) {
+	row := q.db.QueryRowContext(ctx, takeThrottle,
+		arg.Now,
+		arg.ResetAt,
+		arg.Key,
+		arg.MaxCount,
+	)
+	var i TakeThrottleRow
+	err := row.Scan(&i.Count, &i.ResetAt)
+	return i, err
 }

@@ -138,16 +138,25 @@ type KeyStore interface {
 }
 
 // ThrottleStore keeps fixed-window event counters in the database, so every
-// replica and every restart sees the same counts.
+// replica and every restart sees the same counts, and the addresses that
+// recently logged into an account.
 type ThrottleStore interface {
-	// HitThrottle counts one event for key. A window starts at the first
-	// event and lasts window; the count restarts when it has ended. It
-	// returns the count so far and when the window ends.
-	HitThrottle(ctx context.Context, key string, window time.Duration, now time.Time) (count int, resetAt time.Time, err error)
-	// ThrottleCount returns the count of key's current window (0 if none).
-	ThrottleCount(ctx context.Context, key string, now time.Time) (count int, resetAt time.Time, err error)
+	// TakeThrottle takes one of key's limit slots, atomically: it counts the
+	// event and says ok while the window's count is below limit, and changes
+	// nothing once it is reached, however many calls arrive at once. A window
+	// starts at the first event and lasts window; the count restarts when it
+	// has ended. resetAt is when the current window ends.
+	TakeThrottle(ctx context.Context, key string, limit int, window time.Duration, now time.Time) (ok bool, resetAt time.Time, err error)
+	// RefundThrottle gives back one slot taken in key's current window.
+	RefundThrottle(ctx context.Context, key string, now time.Time) error
 	// ClearThrottle forgets key's count.
 	ClearThrottle(ctx context.Context, key string) error
-	// SweepThrottle deletes every ended window and says how many.
+	// RememberLoginAddress records key (an account and an address) until
+	// expiresAt; again, it moves expiresAt.
+	RememberLoginAddress(ctx context.Context, key string, expiresAt time.Time) error
+	// IsLoginAddress says whether key was remembered and has not expired.
+	IsLoginAddress(ctx context.Context, key string, now time.Time) (bool, error)
+	// SweepThrottle deletes every ended window and expired login address
+	// and says how many.
 	SweepThrottle(ctx context.Context, now time.Time) (int64, error)
 }

@@ -16,8 +16,9 @@ import (
 
 func (s *Server) RegisterUser(ctx context.Context, req oapi.RegisterUserRequestObject) (oapi.RegisterUserResponseObject, error) {
 	info := requestInfoFrom(ctx)
-	keys := s.throttle.RegisterKey(info.clientIP)
-	if err := s.throttle.Allow(ctx, s.now(), keys); err != nil {
+	// Every attempt counts, taken or refused alike: each one costs a hash
+	// and tells whether a username exists.
+	if _, err := s.throttle.Take(ctx, s.now(), s.throttle.RegisterKey(info.clientIP)); err != nil {
 		return nil, err
 	}
 	u, err := auth.NewUser(ctx, s.hasher, s.policy, req.Body.Username, req.Body.Password, false, s.now())
@@ -30,9 +31,6 @@ func (s *Server) RegisterUser(ctx context.Context, req oapi.RegisterUserRequestO
 				"the username "+u.Username+" is taken (usernames are compared case-insensitively)")
 		}
 		return nil, err
-	}
-	if err := s.throttle.Hit(ctx, s.now(), keys); err != nil {
-		s.log.WarnContext(ctx, "registration not counted", "error", err)
 	}
 	s.log.InfoContext(ctx, "user registered", "event", "user_registered", "user_id", u.ID, "ip", info.clientIP)
 	return oapi.RegisterUser201JSONResponse{
@@ -54,24 +52,24 @@ func (s *Server) Login(ctx context.Context, req oapi.LoginRequestObject) (oapi.L
 			fieldError{"body", "credentials are required"})
 	}
 	now := s.now()
-	keys := s.throttle.LoginKeys(username, info.clientIP)
-	if err := s.throttle.Allow(ctx, now, keys); err != nil {
-		s.log.WarnContext(ctx, "login throttled", "event", "login_throttled", "ip", info.clientIP)
+	slots, err := s.throttle.TakeLogin(ctx, now, username, info.clientIP)
+	if err != nil {
+		if errors.Is(err, bookstore.ErrThrottled) {
+			s.log.WarnContext(ctx, "login throttled", "event", "login_throttled", "ip", info.clientIP)
+		}
 		return nil, err
 	}
 	u, err := s.hasher.CheckPassword(ctx, s.store, username, password)
 	if errors.Is(err, auth.ErrInvalidCredentials) {
 		s.log.InfoContext(ctx, "login failed", "event", "login_failed", "ip", info.clientIP)
 		s.metrics.loginFailed()
-		if err := s.throttle.Hit(ctx, now, keys); err != nil {
-			return nil, err
-		}
 		return nil, invalidCredentials()
 	}
 	if err != nil {
-		return nil, err
+		// Not a guess (the server is busy or failing): give the slots back.
+		return nil, errors.Join(err, s.throttle.Refund(ctx, now, slots))
 	}
-	if err := s.throttle.LoginSucceeded(ctx, username, info.clientIP); err != nil {
+	if err := s.throttle.LoginSucceeded(ctx, now, username, info.clientIP, slots); err != nil {
 		return nil, err
 	}
 	pair, sessionID, err := s.startSession(ctx, u.ID, info)
@@ -128,8 +126,8 @@ func (s *Server) tokenPair(sess bookstore.Session, refresh string) (oapi.TokenPa
 func (s *Server) RefreshToken(ctx context.Context, req oapi.RefreshTokenRequestObject) (oapi.RefreshTokenResponseObject, error) {
 	ip := requestInfoFrom(ctx).clientIP
 	now := s.now()
-	keys := s.throttle.RefreshKey(ip)
-	if err := s.throttle.Allow(ctx, now, keys); err != nil {
+	keys, err := s.throttle.Take(ctx, now, s.throttle.RefreshKey(ip))
+	if err != nil {
 		return nil, err
 	}
 	next, nextHash, err := auth.NewRefreshToken()
@@ -149,6 +147,9 @@ func (s *Server) RefreshToken(ctx context.Context, req oapi.RefreshTokenRequestO
 		}
 		return nil, s.refreshRefused(ctx, now, keys, err)
 	}
+	if err := s.throttle.Refund(ctx, now, keys); err != nil {
+		return nil, err
+	}
 	pair, err := s.tokenPair(sess, next)
 	if err != nil {
 		return nil, err
@@ -156,14 +157,12 @@ func (s *Server) RefreshToken(ctx context.Context, req oapi.RefreshTokenRequestO
 	return oapi.RefreshToken200JSONResponse{TokenPairJSONResponse: pair}, nil
 }
 
-// refreshRefused counts a refused refresh token against the client's
-// address and words the answer as about a refresh token, not an access token.
+// refreshRefused words the answer to a refused refresh token as about a
+// refresh token, not an access token. The token keeps the slot it took
+// against the client's address; any other failure gives it back.
 func (s *Server) refreshRefused(ctx context.Context, now time.Time, keys []auth.ThrottleKey, err error) error {
 	if !errors.Is(err, bookstore.ErrUnauthorized) && !errors.Is(err, bookstore.ErrRefreshReused) {
-		return err
-	}
-	if err := s.throttle.Hit(ctx, now, keys); err != nil {
-		return err
+		return errors.Join(err, s.throttle.Refund(ctx, now, keys))
 	}
 	if errors.Is(err, bookstore.ErrRefreshReused) {
 		return err
@@ -183,8 +182,8 @@ func (s *Server) Logout(ctx context.Context, req oapi.LogoutRequestObject) (oapi
 	}
 	now := s.now()
 	if hasRefresh {
-		keys := s.throttle.RefreshKey(requestInfoFrom(ctx).clientIP)
-		if err := s.throttle.Allow(ctx, now, keys); err != nil {
+		keys, err := s.throttle.Take(ctx, now, s.throttle.RefreshKey(requestInfoFrom(ctx).clientIP))
+		if err != nil {
 			return nil, err
 		}
 		hash, err := auth.HashRefreshToken(*req.Body.RefreshToken)
@@ -194,6 +193,9 @@ func (s *Server) Logout(ctx context.Context, req oapi.LogoutRequestObject) (oapi
 		}
 		if err != nil {
 			return nil, s.refreshRefused(ctx, now, keys, err)
+		}
+		if err := s.throttle.Refund(ctx, now, keys); err != nil {
+			return nil, err
 		}
 		s.log.InfoContext(ctx, "logged out", "event", "session_revoked", "user_id", sess.UserID, "session_id", sess.ID)
 		s.metrics.sessionRevoked(revokedLogout)

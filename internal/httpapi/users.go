@@ -50,23 +50,24 @@ func (s *Server) ChangePassword(ctx context.Context, req oapi.ChangePasswordRequ
 		return nil, err
 	}
 	now := s.now()
-	keys := s.throttle.PasswordKey(p.UserID.String())
-	if err := s.throttle.Allow(ctx, now, keys); err != nil {
+	keys, err := s.throttle.Take(ctx, now, s.throttle.PasswordKey(p.UserID.String()))
+	if err != nil {
 		return nil, err
 	}
 	u, err := s.store.FindUserByID(ctx, p.UserID)
 	if err != nil {
-		return nil, err
+		return nil, errors.Join(err, s.throttle.Refund(ctx, now, keys))
 	}
 	ok, _, err := s.hasher.Verify(ctx, u.PasswordHash, req.Body.CurrentPassword)
 	if err != nil {
-		return nil, err
+		return nil, errors.Join(err, s.throttle.Refund(ctx, now, keys))
 	}
 	if !ok {
-		if err := s.throttle.Hit(ctx, now, keys); err != nil {
-			return nil, err
-		}
 		return nil, newProblem(403, typeWrongPassword, "The current password is wrong.", "current_password does not match your password")
+	}
+	// The right password is not a failure: its slot goes back.
+	if err := s.throttle.Refund(ctx, now, keys); err != nil {
+		return nil, err
 	}
 	if req.Body.NewPassword == req.Body.CurrentPassword {
 		return nil, badRequest("new_password must differ from current_password",

@@ -12,38 +12,61 @@ import (
 
 var _ bookstore.ThrottleStore = (*DB)(nil)
 
-func (db *DB) HitThrottle(ctx context.Context, key string, window time.Duration, now time.Time) (int, time.Time, error) {
-	var row sqlitedb.HitThrottleRow
+// TakeThrottle runs StartThrottle and TakeThrottle in one write transaction:
+// the writer is a single connection, so nothing interleaves between them.
+func (db *DB) TakeThrottle(ctx context.Context, key string, limit int, window time.Duration, now time.Time) (bool, time.Time, error) {
+	var (
+		ok      bool
+		resetAt int64
+	)
 	err := db.write(ctx, func(q *sqlitedb.Queries) error {
-		if err := q.ExpireThrottle(ctx, sqlitedb.ExpireThrottleParams{Key: key, Now: millis(now)}); err != nil {
+		resetAt = millis(now.Add(window))
+		if err := q.StartThrottle(ctx, sqlitedb.StartThrottleParams{Key: key, ResetAt: resetAt}); err != nil {
 			return err
 		}
-		var err error
-		row, err = q.HitThrottle(ctx, sqlitedb.HitThrottleParams{Key: key, ResetAt: millis(now.Add(window))})
-		return err
+		row, err := q.TakeThrottle(ctx, sqlitedb.TakeThrottleParams{Key: key, Now: millis(now), ResetAt: resetAt, MaxCount: int64(limit)})
+		if err == nil {
+			ok, resetAt = true, row.ResetAt
+			return nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		// Refused: the live window's end is the answer's Retry-After.
+		full, err := q.FindThrottle(ctx, sqlitedb.FindThrottleParams{Key: key, Now: millis(now)})
+		if err == nil {
+			resetAt = full.ResetAt
+		}
+		return nil
 	})
 	if err != nil {
-		return 0, time.Time{}, mapErr(err, "", "")
+		return false, time.Time{}, mapErr(err, "", "")
 	}
-	return int(row.Count), fromMillis(row.ResetAt), nil
+	return ok, fromMillis(resetAt), nil
 }
 
-func (db *DB) ThrottleCount(ctx context.Context, key string, now time.Time) (int, time.Time, error) {
-	row, err := db.r.FindThrottle(ctx, sqlitedb.FindThrottleParams{Key: key, Now: millis(now)})
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, time.Time{}, nil
-	}
-	if err != nil {
-		return 0, time.Time{}, mapErr(err, "", "")
-	}
-	return int(row.Count), fromMillis(row.ResetAt), nil
+func (db *DB) RefundThrottle(ctx context.Context, key string, now time.Time) error {
+	return mapErr(db.w.RefundThrottle(ctx, sqlitedb.RefundThrottleParams{Key: key, Now: millis(now)}), "", "")
 }
 
 func (db *DB) ClearThrottle(ctx context.Context, key string) error {
 	return mapErr(db.w.ClearThrottle(ctx, key), "", "")
 }
 
+func (db *DB) RememberLoginAddress(ctx context.Context, key string, expiresAt time.Time) error {
+	return mapErr(db.w.RememberLoginAddress(ctx, sqlitedb.RememberLoginAddressParams{Key: key, ExpiresAt: millis(expiresAt)}), "", "")
+}
+
+func (db *DB) IsLoginAddress(ctx context.Context, key string, now time.Time) (bool, error) {
+	n, err := db.r.CountLoginAddress(ctx, sqlitedb.CountLoginAddressParams{Key: key, Now: millis(now)})
+	return n > 0, mapErr(err, "", "")
+}
+
 func (db *DB) SweepThrottle(ctx context.Context, now time.Time) (int64, error) {
-	n, err := db.w.SweepThrottle(ctx, millis(now))
-	return n, mapErr(err, "", "")
+	windows, err := db.w.SweepThrottle(ctx, millis(now))
+	if err != nil {
+		return 0, mapErr(err, "", "")
+	}
+	addresses, err := db.w.SweepLoginAddresses(ctx, millis(now))
+	return windows + addresses, mapErr(err, "", "")
 }
