@@ -76,6 +76,7 @@ const (
 	ProblemsmalformedRequest     ProblemType = "/problems/malformed-request"
 	ProblemsmethodNotAllowed     ProblemType = "/problems/method-not-allowed"
 	ProblemsnotFound             ProblemType = "/problems/not-found"
+	Problemsoverloaded           ProblemType = "/problems/overloaded"
 	ProblemspayloadTooLarge      ProblemType = "/problems/payload-too-large"
 	ProblemspreconditionFailed   ProblemType = "/problems/precondition-failed"
 	ProblemsrefreshTokenReused   ProblemType = "/problems/refresh-token-reused"
@@ -106,6 +107,8 @@ func (e ProblemType) Valid() bool {
 	case ProblemsmethodNotAllowed:
 		return true
 	case ProblemsnotFound:
+		return true
+	case Problemsoverloaded:
 		return true
 	case ProblemspayloadTooLarge:
 		return true
@@ -499,6 +502,9 @@ type InvalidCredentials = Problem
 
 // NotFound An RFC 9457 problem details document.
 type NotFound = Problem
+
+// PasswordCheckUnavailable An RFC 9457 problem details document.
+type PasswordCheckUnavailable = Problem
 
 // PayloadTooLarge An RFC 9457 problem details document.
 type PayloadTooLarge = Problem
@@ -1463,6 +1469,15 @@ type InvalidCredentialsApplicationProblemPlusJSONResponse struct {
 
 type NotFoundApplicationProblemPlusJSONResponse Problem
 
+type PasswordCheckUnavailableResponseHeaders struct {
+	RetryAfter int
+}
+type PasswordCheckUnavailableApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers PasswordCheckUnavailableResponseHeaders
+}
+
 type PayloadTooLargeApplicationProblemPlusJSONResponse Problem
 
 type PreconditionFailedApplicationProblemPlusJSONResponse Problem
@@ -1725,7 +1740,7 @@ func (response Login500ApplicationProblemPlusJSONResponse) VisitLoginResponse(w 
 }
 
 type Login503ApplicationProblemPlusJSONResponse struct {
-	ServiceUnavailableApplicationProblemPlusJSONResponse
+	PasswordCheckUnavailableApplicationProblemPlusJSONResponse
 }
 
 func (response Login503ApplicationProblemPlusJSONResponse) VisitLoginResponse(w http.ResponseWriter) error {
@@ -2121,7 +2136,7 @@ func (response RegisterUser500ApplicationProblemPlusJSONResponse) VisitRegisterU
 }
 
 type RegisterUser503ApplicationProblemPlusJSONResponse struct {
-	ServiceUnavailableApplicationProblemPlusJSONResponse
+	PasswordCheckUnavailableApplicationProblemPlusJSONResponse
 }
 
 func (response RegisterUser503ApplicationProblemPlusJSONResponse) VisitRegisterUserResponse(w http.ResponseWriter) error {
@@ -3249,7 +3264,7 @@ func (response ChangePassword500ApplicationProblemPlusJSONResponse) VisitChangeP
 }
 
 type ChangePassword503ApplicationProblemPlusJSONResponse struct {
-	ServiceUnavailableApplicationProblemPlusJSONResponse
+	PasswordCheckUnavailableApplicationProblemPlusJSONResponse
 }
 
 func (response ChangePassword503ApplicationProblemPlusJSONResponse) VisitChangePasswordResponse(w http.ResponseWriter) error {

@@ -10,8 +10,12 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/crypto/argon2"
+
+	"github.com/bookstore/bookstore/internal/bookstore"
 )
 
 // Argon2Params are the argon2id cost parameters written into every PHC
@@ -69,25 +73,56 @@ type kdf func(password, salt []byte, time, memory uint32, threads uint8, keyLen 
 // Hasher hashes and verifies passwords with argon2id. Each hash takes
 // Params.Memory of RAM and tens of milliseconds of CPU, so a semaphore bounds
 // how many run at once: a burst of logins queues instead of exhausting
-// memory. It is safe for concurrent use.
+// memory. The queue is bounded too, by the wait it promises: a hash that
+// would wait longer than the queue's limit is refused at once with an
+// *OverloadedError, so a flood gets "come back later" instead of every
+// caller, legitimate ones included, waiting for seconds. It is safe for
+// concurrent use.
 type Hasher struct {
-	params Argon2Params
-	sem    chan struct{}
-	kdf    kdf
-	dummy  string // a PHC string no password matches, for VerifyDummy
+	params  Argon2Params
+	sem     chan struct{}
+	kdf     kdf
+	dummy   string // a PHC string no password matches, for VerifyDummy
+	maxWait time.Duration
+
+	queued   atomic.Int64  // callers waiting for a slot
+	cost     atomic.Int64  // nanoseconds one hash takes, a moving average
+	computed atomic.Uint64 // hashes run, for tests and metrics
+}
+
+// DefaultMaxQueueWait is how much hashing work may queue for the slots
+// before further hashes are refused: about two seconds, long enough to ride
+// out a burst, short enough that a client is better off told to retry.
+const DefaultMaxQueueWait = 2 * time.Second
+
+// HasherOption changes a Hasher that NewHasher makes.
+type HasherOption func(*Hasher)
+
+// MaxQueueWait bounds the queue for the hashing slots by expected wait: a
+// hash is refused at once when the hashes already waiting, shared among the
+// slots, would take longer than d (DefaultMaxQueueWait unless set).
+func MaxQueueWait(d time.Duration) HasherOption {
+	return func(h *Hasher) { h.maxWait = d }
 }
 
 // NewHasher returns a Hasher that writes params into new hashes and runs at
 // most maxConcurrent hashes at a time (runtime.NumCPU() when maxConcurrent <=
-// 0). It computes one hash, for VerifyDummy.
-func NewHasher(params Argon2Params, maxConcurrent int) (*Hasher, error) {
+// 0). It computes one hash, for VerifyDummy, which is also the first
+// estimate of what a hash costs.
+func NewHasher(params Argon2Params, maxConcurrent int, opts ...HasherOption) (*Hasher, error) {
 	if err := params.validate(); err != nil {
 		return nil, err
 	}
 	if maxConcurrent <= 0 {
 		maxConcurrent = runtime.NumCPU()
 	}
-	h := &Hasher{params: params, sem: make(chan struct{}, maxConcurrent), kdf: argon2.IDKey}
+	h := &Hasher{params: params, sem: make(chan struct{}, maxConcurrent), kdf: argon2.IDKey, maxWait: DefaultMaxQueueWait}
+	for _, o := range opts {
+		o(h)
+	}
+	if h.maxWait <= 0 {
+		return nil, fmt.Errorf("the hashing queue's wait must be positive, not %s", h.maxWait)
+	}
 	// The dummy hashes a random password: nothing can match it, and it costs
 	// exactly what a current user's hash costs.
 	dummy, err := h.Hash(context.Background(), rand.Text())
@@ -96,6 +131,81 @@ func NewHasher(params Argon2Params, maxConcurrent int) (*Hasher, error) {
 	}
 	h.dummy = dummy
 	return h, nil
+}
+
+// Computed is how many hashes (argon2id and legacy alike) the Hasher has
+// run: the work that throttles and admission control limit.
+func (h *Hasher) Computed() uint64 { return h.computed.Load() }
+
+// OverloadedError refuses a hash because the queue for the hashing slots is
+// full; RetryAfter is about when it will have drained.
+type OverloadedError struct {
+	RetryAfter time.Duration
+}
+
+func (e *OverloadedError) Error() string {
+	return fmt.Sprintf("too many password checks are waiting; try again in %d seconds", e.Seconds())
+}
+
+func (e *OverloadedError) Unwrap() error { return bookstore.ErrUnavailable }
+
+// Seconds is RetryAfter rounded up, at least 1: the Retry-After value.
+func (e *OverloadedError) Seconds() int {
+	return max(int((e.RetryAfter+time.Second-1)/time.Second), 1)
+}
+
+// Acquire takes a hashing slot, waiting in the queue for one, and returns
+// the function that gives it back. Every hash runs inside it; a caller may
+// also hold a slot to keep hashes out (tests fill the slots this way). If
+// the hashes already queued would take longer than the queue's limit, it
+// returns an *OverloadedError at once; if ctx ends first, ctx's error.
+func (h *Hasher) Acquire(ctx context.Context) (release func(), err error) {
+	// Checked first: select picks at random when both cases are ready, and a
+	// cancelled request must not start a 50 ms hash.
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	select {
+	case h.sem <- struct{}{}: // a free slot: no queue to judge
+		return func() { <-h.sem }, nil
+	default:
+	}
+	ahead := h.queued.Add(1) - 1
+	defer h.queued.Add(-1)
+	// Every slot is busy: this hash waits for the ones ahead of it, and for
+	// a running one, spread over the slots.
+	wait := time.Duration(ahead+1) * time.Duration(h.cost.Load()) / time.Duration(cap(h.sem))
+	if wait > h.maxWait {
+		return nil, &OverloadedError{RetryAfter: wait}
+	}
+	select {
+	case h.sem <- struct{}{}:
+		return func() { <-h.sem }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// measured runs one hash in a slot, counts it and feeds its duration into
+// the cost estimate the queue is judged by.
+func (h *Hasher) measured(ctx context.Context, hash func()) error {
+	release, err := h.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	start := time.Now()
+	hash()
+	took := int64(time.Since(start))
+	// An exponential moving average over about eight hashes; a lost update
+	// between concurrent hashes only delays the estimate.
+	if old := h.cost.Load(); old == 0 {
+		h.cost.Store(took)
+	} else {
+		h.cost.Store(old + (took-old)/8)
+	}
+	h.computed.Add(1)
+	return nil
 }
 
 // Params returns the parameters new hashes use.
@@ -159,20 +269,13 @@ func (h *Hasher) VerifyDummy(ctx context.Context, password string) (ok bool, err
 	return false, err
 }
 
-// derive runs the KDF once a semaphore slot is free.
+// derive runs the KDF in a hashing slot.
 func (h *Hasher) derive(ctx context.Context, password string, salt []byte, p Argon2Params) ([]byte, error) {
-	// Checked first: select picks at random when both cases are ready, and a
-	// cancelled request must not start a 50 ms hash.
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	select {
-	case h.sem <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	defer func() { <-h.sem }()
-	return h.kdf([]byte(password), salt, p.Iterations, p.Memory, p.Parallelism, p.KeyLength), nil
+	var key []byte
+	err := h.measured(ctx, func() {
+		key = h.kdf([]byte(password), salt, p.Iterations, p.Memory, p.Parallelism, p.KeyLength)
+	})
+	return key, err
 }
 
 // parsePHC parses $argon2id$v=19$m=M,t=T,p=P$SALT$HASH strictly: one

@@ -8,8 +8,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/bookstore/bookstore/internal/auth"
+	"github.com/bookstore/bookstore/internal/bookstore"
 )
 
 // fastParams are the cheapest parameters NewHasher accepts, for tests that
@@ -347,5 +349,63 @@ func BenchmarkHash(b *testing.B) {
 		if _, err := h.Hash(ctx, "plum tractor glacier umbrella"); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestHashQueueIsBounded(t *testing.T) {
+	ctx := context.Background()
+	t.Run("past the queue's wait a hash is refused at once", func(t *testing.T) {
+		h, err := auth.NewHasher(fastParams(), 1, auth.MaxQueueWait(time.Nanosecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		release, err := h.Acquire(ctx) // the only slot, held
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := h.Computed()
+		_, err = h.Hash(ctx, "pw")
+		var overloaded *auth.OverloadedError
+		if !errors.As(err, &overloaded) || overloaded.Seconds() < 1 || !errors.Is(err, bookstore.ErrUnavailable) {
+			t.Fatalf("Hash with the slot held and no queue allowed = %v; want *OverloadedError", err)
+		}
+		if _, err := h.VerifyDummy(ctx, "pw"); !errors.As(err, &overloaded) {
+			t.Fatalf("VerifyDummy = %v; want *OverloadedError", err)
+		}
+		if h.Computed() != before {
+			t.Fatalf("refused hashes were computed: %d, then %d", before, h.Computed())
+		}
+		release()
+		if _, err := h.Hash(ctx, "pw"); err != nil {
+			t.Fatalf("Hash with the slot free: %v", err)
+		}
+		if h.Computed() != before+1 {
+			t.Fatalf("computed %d hashes, want %d", h.Computed(), before+1)
+		}
+	})
+	t.Run("within the queue's wait a hash waits for its slot", func(t *testing.T) {
+		h, err := auth.NewHasher(fastParams(), 1, auth.MaxQueueWait(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		release, err := h.Acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error)
+		go func() { _, err := h.Hash(ctx, "pw"); done <- err }()
+		waiting, cancel := context.WithCancel(ctx)
+		go func() { _, err := h.Hash(waiting, "pw"); done <- err }()
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Fatalf("a queued hash whose context ended = %v; want context.Canceled", err)
+		}
+		release()
+		if err := <-done; err != nil {
+			t.Fatalf("the queued hash: %v", err)
+		}
+	})
+	if _, err := auth.NewHasher(fastParams(), 1, auth.MaxQueueWait(0)); err == nil {
+		t.Error("NewHasher accepted a queue wait of 0")
 	}
 }

@@ -141,6 +141,8 @@ type apiOptions struct {
 	database  string // reuse a database from newDatabase (a restart, a second replica)
 	cors      []string
 	wrapStore func(bookstore.Store) bookstore.Store // e.g. to inject faults
+	// hashQueueWait bounds the hashing queue (0: auth.DefaultMaxQueueWait).
+	hashQueueWait time.Duration
 }
 
 // newDatabase returns a new, empty database that lives as long as t: a
@@ -212,7 +214,11 @@ func newTestAPITB(t testing.TB, opt ...func(*apiOptions)) *testAPI {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hasher, err := auth.NewHasher(o.argon2, 2)
+	var hashOpts []auth.HasherOption
+	if o.hashQueueWait > 0 {
+		hashOpts = append(hashOpts, auth.MaxQueueWait(o.hashQueueWait))
+	}
+	hasher, err := auth.NewHasher(o.argon2, 2, hashOpts...)
 	if err != nil {
 		t.Fatal(err)
 	}

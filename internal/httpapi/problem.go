@@ -31,6 +31,7 @@ const (
 	typeRefreshTokenReused   = "/problems/refresh-token-reused"
 	typeInternal             = "/problems/internal"
 	typeUnavailable          = "/problems/unavailable"
+	typeOverloaded           = "/problems/overloaded"
 	typeMethodNotAllowed     = "/problems/method-not-allowed"
 )
 
@@ -142,6 +143,11 @@ func problemFor(err error) *problem {
 		return newProblem(http.StatusTooManyRequests, typeTooManyRequests, "Too many requests.", throttled.Error()).
 			withHeader("Retry-After", strconv.Itoa(throttled.Seconds()))
 	}
+	var overloaded *auth.OverloadedError
+	if errors.As(err, &overloaded) {
+		return newProblem(http.StatusServiceUnavailable, typeOverloaded, "The server is busy.", overloaded.Error()).
+			withHeader("Retry-After", strconv.Itoa(overloaded.Seconds()))
+	}
 	detail := ""
 	var fields []fieldError
 	var de *bookstore.Error
@@ -192,7 +198,12 @@ func writeProblem(w http.ResponseWriter, r *http.Request, log *slog.Logger, err 
 		p.Instance = info.id
 		info.problemType = p.Type
 	}
-	if p.Status >= 500 {
+	switch {
+	case p.Type == typeOverloaded:
+		// Load shed on purpose, maybe thousands a second in a flood: the
+		// 503s are counted in the metrics, not logged one by one.
+		log.DebugContext(r.Context(), "password check refused: hashing queue full", "request_id", p.Instance)
+	case p.Status >= 500:
 		log.ErrorContext(r.Context(), "request failed", "request_id", p.Instance, "status", p.Status, "error", err)
 	}
 	p.write(w)
