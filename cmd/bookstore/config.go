@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -42,6 +43,13 @@ func settings() []setting {
 		{"refresh-ttl", "BOOKSTORE_REFRESH_TTL", "720h", "DURATION", "absolute lifetime of a session and its refresh tokens; rotation does not extend it"},
 		{"min-password-length", "BOOKSTORE_MIN_PASSWORD_LENGTH", "15", "N", "shortest password accepted, in characters (8 to 128)"},
 		{"throttle", "BOOKSTORE_THROTTLE", "on", "on|off", "throttle failed logins and registrations (off is for benchmarks only)"},
+		{"throttle-account-limit", "BOOKSTORE_THROTTLE_ACCOUNT_LIMIT", "100", "N", "failed logins for one account per hour from all addresses together (1 to 1000000); past it only addresses\n" +
+			"that logged into the account in the last 30 days may go on trying, each within its own limit"},
+		{"throttle-ipv4-prefix", "BOOKSTORE_THROTTLE_IPV4_PREFIX", "32", "BITS", "leading bits of an IPv4 client address that every per-address limit counts by (8 to 32)"},
+		{"throttle-ipv6-prefix", "BOOKSTORE_THROTTLE_IPV6_PREFIX", "64", "BITS", "leading bits of an IPv6 client address that every per-address limit counts by (16 to 128); one host usually holds a /64"},
+		{"hash-slots", "BOOKSTORE_HASH_SLOTS", "", "N", "password hashes (19 MiB, tens of ms of CPU each) run at once (1 to 1024; unset: the number of CPUs less one, at least 1)"},
+		{"hash-queue-wait", "BOOKSTORE_HASH_QUEUE_WAIT", "2s", "DURATION", "most hashing work that may queue for the slots (10ms to 1m); past it logins, registrations and\n" +
+			"password changes get 503 with Retry-After at once"},
 		{"trusted-proxies", "BOOKSTORE_TRUSTED_PROXIES", "", "CIDRS", "comma-separated CIDR prefixes of proxies whose X-Forwarded-For is trusted"},
 		{"log-level", "BOOKSTORE_LOG_LEVEL", "info", "LEVEL", "log level: debug, info, warn or error"},
 		{"metrics", "BOOKSTORE_METRICS", "on", "on|off", "serve Prometheus metrics at GET /metrics on the API's address"},
@@ -73,11 +81,20 @@ type Config struct {
 	AdminPassword     string
 	MinPasswordLength int
 	Throttle          bool
+	ThrottleLimits    auth.ThrottleLimits // when Throttle is on
+	Hashing           HashSettings
 	Metrics           bool           // GET /metrics
 	TrustedProxies    []netip.Prefix // peers whose X-Forwarded-For names the client
 	LogLevel          slog.Level
 	CORSOrigins       []string
 	Limits            ServerLimits
+}
+
+// HashSettings bound the password hashing: how many hashes run at once and
+// how much work may queue for them.
+type HashSettings struct {
+	Slots     int
+	QueueWait time.Duration
 }
 
 // ServerLimits bound what one client can make the server hold.
@@ -102,6 +119,11 @@ func (c Config) LogValue() slog.Value {
 		slog.String("refresh_ttl", c.RefreshTTL.String()),
 		slog.Int("min_password_length", c.MinPasswordLength),
 		slog.Bool("throttle", c.Throttle),
+		slog.Int("throttle_account_limit", c.ThrottleLimits.LoginPerAccount),
+		slog.Int("throttle_ipv4_prefix", c.ThrottleLimits.IPv4Prefix),
+		slog.Int("throttle_ipv6_prefix", c.ThrottleLimits.IPv6Prefix),
+		slog.Int("hash_slots", c.Hashing.Slots),
+		slog.String("hash_queue_wait", c.Hashing.QueueWait.String()),
 		slog.Bool("metrics", c.Metrics),
 		slog.Any("cors_origins", c.CORSOrigins),
 		slog.String("trusted_proxies", strings.Join(proxies, ",")),
@@ -453,6 +475,49 @@ func (f *flagSet) minPasswordLength() (int, error) {
 	return n, nil
 }
 
+// integer reads a whole number in [lo, hi].
+func (f *flagSet) integer(name string, lo, hi int) (int, error) {
+	v, src := f.lookup(name)
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, usagef("%s: %q is not a number in [%d, %d]", src, v, lo, hi)
+	}
+	return n, nil
+}
+
+// throttleLimits are the contract's limits with the configurable ones set.
+func (f *flagSet) throttleLimits() (auth.ThrottleLimits, error) {
+	l := auth.DefaultThrottleLimits()
+	var err error
+	if l.LoginPerAccount, err = f.integer("throttle-account-limit", 1, 1_000_000); err != nil {
+		return l, err
+	}
+	if l.IPv4Prefix, err = f.integer("throttle-ipv4-prefix", 8, 32); err != nil {
+		return l, err
+	}
+	if l.IPv6Prefix, err = f.integer("throttle-ipv6-prefix", 16, 128); err != nil {
+		return l, err
+	}
+	return l, nil
+}
+
+// hashSettings reads the hashing slots (unset: one core is left to
+// everything else, so a login flood cannot take every core from readers)
+// and the queue's wait.
+func (f *flagSet) hashSettings(numCPU int) (HashSettings, error) {
+	h := HashSettings{Slots: max(numCPU-1, 1)}
+	var err error
+	if v, _ := f.lookup("hash-slots"); v != "" {
+		if h.Slots, err = f.integer("hash-slots", 1, 1024); err != nil {
+			return h, err
+		}
+	}
+	if h.QueueWait, err = f.duration("hash-queue-wait", 10*time.Millisecond, time.Minute); err != nil {
+		return h, err
+	}
+	return h, nil
+}
+
 // onOff reads a setting that is on or off (throttle, metrics).
 func (f *flagSet) onOff(name string) (bool, error) {
 	v, src := f.lookup(name)
@@ -565,6 +630,12 @@ func serveConfig(f *flagSet) (Config, error) {
 		return Config{}, err
 	}
 	if c.Throttle, err = f.onOff("throttle"); err != nil {
+		return Config{}, err
+	}
+	if c.ThrottleLimits, err = f.throttleLimits(); err != nil {
+		return Config{}, err
+	}
+	if c.Hashing, err = f.hashSettings(runtime.NumCPU()); err != nil {
 		return Config{}, err
 	}
 	if c.Metrics, err = f.onOff("metrics"); err != nil {

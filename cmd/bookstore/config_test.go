@@ -7,9 +7,12 @@ import (
 	"log/slog"
 	"net/netip"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bookstore/bookstore/internal/auth"
 )
 
 // envFunc is a getenv over a map.
@@ -39,6 +42,8 @@ func TestServeConfig(t *testing.T) {
 		RefreshTTL:        720 * time.Hour,
 		MinPasswordLength: 15,
 		Throttle:          true,
+		ThrottleLimits:    auth.DefaultThrottleLimits(),
+		Hashing:           HashSettings{Slots: max(runtime.NumCPU()-1, 1), QueueWait: 2 * time.Second},
 		Metrics:           true,
 		LogLevel:          slog.LevelInfo,
 		Limits:            defaultLimits,
@@ -85,6 +90,8 @@ func TestServeConfig(t *testing.T) {
 				AdminPassword:     "pw",
 				MinPasswordLength: 8,
 				Throttle:          false,
+				ThrottleLimits:    auth.DefaultThrottleLimits(),
+				Hashing:           HashSettings{Slots: max(runtime.NumCPU()-1, 1), QueueWait: 2 * time.Second},
 				Metrics:           true,
 				TrustedProxies: []netip.Prefix{
 					netip.MustParsePrefix("10.0.0.0/8"),
@@ -103,6 +110,16 @@ func TestServeConfig(t *testing.T) {
 			env:  map[string]string{"BOOKSTORE_ADDR": "0.0.0.0:9000", "BOOKSTORE_DATABASE_URL": "env.db", "BOOKSTORE_LOG_LEVEL": "debug", "BOOKSTORE_THROTTLE": "off"},
 			want: with(func(c *Config) {
 				c.Addr, c.Database.Path, c.JWTAlg, c.LogLevel = "127.0.0.1:9", "other.db", "EdDSA", slog.LevelWarn
+			}),
+		},
+		{
+			name: "throttle and hashing",
+			args: []string{"--throttle-ipv6-prefix", "56", "--hash-slots", "3"},
+			env: map[string]string{"BOOKSTORE_THROTTLE_ACCOUNT_LIMIT": "20", "BOOKSTORE_THROTTLE_IPV4_PREFIX": "24",
+				"BOOKSTORE_THROTTLE_IPV6_PREFIX": "48", "BOOKSTORE_HASH_QUEUE_WAIT": "500ms"},
+			want: with(func(c *Config) {
+				c.ThrottleLimits.LoginPerAccount, c.ThrottleLimits.IPv4Prefix, c.ThrottleLimits.IPv6Prefix = 20, 24, 56
+				c.Hashing = HashSettings{Slots: 3, QueueWait: 500 * time.Millisecond}
 			}),
 		},
 		{
@@ -183,6 +200,11 @@ func TestServeConfigRefusesBadValues(t *testing.T) {
 		{name: "refresh shorter than access", env: map[string]string{"BOOKSTORE_ACCESS_TTL": "1h", "BOOKSTORE_REFRESH_TTL": "30m"},
 			want: []string{"BOOKSTORE_REFRESH_TTL", "shorter"}},
 		{name: "throttle", env: map[string]string{"BOOKSTORE_THROTTLE": "maybe"}, want: []string{"BOOKSTORE_THROTTLE", "on nor off"}},
+		{name: "account limit", env: map[string]string{"BOOKSTORE_THROTTLE_ACCOUNT_LIMIT": "0"}, want: []string{"BOOKSTORE_THROTTLE_ACCOUNT_LIMIT", "[1, 1000000]"}},
+		{name: "IPv4 prefix", args: []string{"--throttle-ipv4-prefix", "33"}, want: []string{"--throttle-ipv4-prefix", "[8, 32]"}},
+		{name: "IPv6 prefix", env: map[string]string{"BOOKSTORE_THROTTLE_IPV6_PREFIX": "/64"}, want: []string{"BOOKSTORE_THROTTLE_IPV6_PREFIX", "[16, 128]"}},
+		{name: "hash slots", env: map[string]string{"BOOKSTORE_HASH_SLOTS": "0"}, want: []string{"BOOKSTORE_HASH_SLOTS", "[1, 1024]"}},
+		{name: "hash queue wait", args: []string{"--hash-queue-wait", "1ms"}, want: []string{"--hash-queue-wait", "out of range"}},
 		{name: "log level", args: []string{"--log-level", "loud"}, want: []string{"--log-level", "debug, info, warn, error"}},
 		{name: "CORS wildcard", env: map[string]string{"BOOKSTORE_CORS_ORIGINS": "*"}, want: []string{"BOOKSTORE_CORS_ORIGINS", "origin"}},
 		{name: "CORS origin with a path", args: []string{"--cors-origins", "https://a.example/app"}, want: []string{"--cors-origins"}},

@@ -9,7 +9,6 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -390,7 +389,7 @@ func (m *Main) handler(ctx context.Context, db bookstore.Store) (_ http.Handler,
 	if params == (auth.Argon2Params{}) {
 		params = auth.DefaultArgon2Params()
 	}
-	hasher, err := auth.NewHasher(params, runtime.NumCPU())
+	hasher, err := auth.NewHasher(params, cfg.Hashing.Slots, auth.MaxQueueWait(cfg.Hashing.QueueWait))
 	if err != nil {
 		return nil, none, err
 	}
@@ -419,7 +418,7 @@ func (m *Main) handler(ctx context.Context, db bookstore.Store) (_ http.Handler,
 	}
 	var throttle *auth.Throttle // nil allows everything
 	if cfg.Throttle {
-		if throttle, err = auth.NewThrottle(db, auth.DefaultThrottleLimits()); err != nil {
+		if throttle, err = auth.NewThrottle(db, cfg.ThrottleLimits); err != nil {
 			return nil, none, err
 		}
 	}
