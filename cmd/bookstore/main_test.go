@@ -470,4 +470,31 @@ func TestThrottleSettings(t *testing.T) {
 			t.Errorf("session ip = %q; want the forwarded client 203.0.113.7", ip)
 		}
 	})
+	t.Run("account limit", func(t *testing.T) {
+		t.Parallel()
+		m, _ := NewTestMain(t, map[string]string{"BOOKSTORE_TRUSTED_PROXIES": "127.0.0.0/8",
+			"BOOKSTORE_THROTTLE_ACCOUNT_LIMIT": "3"})
+		MustRunMain(t, m)
+		c := newClient(t, m.Addr())
+		if res, err := c.RegisterUserWithResponse(t.Context(), oapi.RegisterRequest{Username: "alice", Password: goodPassword}); err != nil || res.StatusCode() != 201 {
+			t.Fatalf("register: %v %v", res, err)
+		}
+		login := func(ip, password string) int {
+			res, err := c.LoginWithResponse(t.Context(), oapi.LoginRequest{Username: "alice", Password: password},
+				func(_ context.Context, req *http.Request) error {
+					req.Header.Set("X-Forwarded-For", ip)
+					return nil
+				})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res.StatusCode()
+		}
+		for _, ip := range []string{"10.0.0.1", "10.0.0.2", "10.0.0.3"} {
+			login(ip, "not the password at all")
+		}
+		if got := login("10.0.0.4", goodPassword); got != http.StatusTooManyRequests {
+			t.Errorf("the right password from a fourth address after the account's 3 failures: %d; want 429", got)
+		}
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/bookstore/bookstore/internal/auth"
 	"github.com/bookstore/bookstore/internal/httpapi"
 )
 
@@ -16,12 +17,17 @@ type poolStatser interface {
 }
 
 // newMetrics builds the registry GET /metrics serves: the API's own
-// metrics, the database pools of db, the Go runtime and the process.
-func newMetrics(db any) (*httpapi.Metrics, error) {
+// metrics, the database pools of db, the password hashes of hasher, the Go
+// runtime and the process.
+func newMetrics(db any, hasher *auth.Hasher) (*httpapi.Metrics, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "bookstore_password_hashes_total",
+			Help: "Password hashes computed (logins, registrations, password changes, the unknown-user dummy): the work throttling and the hashing queue bound.",
+		}, func() float64 { return float64(hasher.Computed()) }),
 	)
 	if p, ok := db.(poolStatser); ok {
 		reg.MustRegister(poolCollector{p})

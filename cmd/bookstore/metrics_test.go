@@ -42,6 +42,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	for _, want := range append(pools,
 		`bookstore_http_requests_total{code="200",operation="getHealth"} 1`,
 		`bookstore_logins_total{result="failed"} 0`,
+		`bookstore_password_hashes_total `,
 		`go_goroutines `,
 		`go_memstats_heap_alloc_bytes `,
 		`process_resident_memory_bytes `,

@@ -427,7 +427,7 @@ func (m *Main) handler(ctx context.Context, db bookstore.Store) (_ http.Handler,
 	}
 	var metrics *httpapi.Metrics // nil: no /metrics (BOOKSTORE_METRICS=off)
 	if cfg.Metrics {
-		if metrics, err = newMetrics(db); err != nil {
+		if metrics, err = newMetrics(db, hasher); err != nil {
 			return nil, none, err
 		}
 	}
