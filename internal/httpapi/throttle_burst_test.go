@@ -288,3 +288,16 @@ func TestHashQueueFullRefusesAtOnce(t *testing.T) {
 	// The refused logins took no throttle slots for good.
 	api.login("alice", strongPassword)
 }
+
+func TestConcurrentRefreshTokensAreThrottled(t *testing.T) {
+	limits := auth.DefaultThrottleLimits()
+	limits.RefreshPerIP = 20
+	api := newTestAPI(t, withThrottle(limits))
+	alice := api.register("alice")
+	statuses := api.burst(t, repeat(60, burstRequest{"POST", "/auth/refresh", jsonHeader(""), `{"refresh_token":"bsr_guess"}`}))
+	if statuses[401] != 20 || statuses[429] != 40 {
+		t.Fatalf("60 invalid refresh tokens at once: %v; want 20 × 401 and 40 × 429", statuses)
+	}
+	res, body := api.do("POST", "/auth/refresh", jsonHeader(""), `{"refresh_token":"`+alice.Refresh+`"}`)
+	assertThrottled(t, res, body)
+}

@@ -92,6 +92,27 @@ func TestLoginThrottlePerIP(t *testing.T) {
 	assertThrottled(t, res, body)
 }
 
+// A successful login clears its own username's failures from the address,
+// never the address's failures at other accounts (issue 15): else one good
+// account would launder guesses at every other.
+func TestLoginSuccessKeepsTheAddressCount(t *testing.T) {
+	limits := auth.DefaultThrottleLimits()
+	limits.LoginPerIP = 5
+	api := newTestAPI(t, withThrottle(limits))
+	api.register("alice")
+	for i := range 4 {
+		api.do("POST", "/auth/login", jsonHeader(""), loginBody(fmt.Sprintf("user%d", i), "not the right password"))
+	}
+	for range 3 { // successes neither count nor clear
+		api.login("alice", strongPassword)
+	}
+	if res, body := api.do("POST", "/auth/login", jsonHeader(""), loginBody("user4", "not the right password")); res.StatusCode != 401 {
+		t.Fatalf("the address's fifth failure: %d %s, want 401", res.StatusCode, body)
+	}
+	res, body := api.do("POST", "/auth/login", jsonHeader(""), loginBody("user5", "not the right password"))
+	assertThrottled(t, res, body)
+}
+
 func TestThrottleTrustedProxies(t *testing.T) {
 	limits := auth.DefaultThrottleLimits()
 	limits.LoginPerUserIP = 2
