@@ -21,7 +21,7 @@ RACE := $(if $(filter 1,$(shell $(GO) env CGO_ENABLED)),-race)
 # Extra flags for `make run`, e.g. make run ARGS='--addr 127.0.0.1:9090'.
 ARGS ?=
 
-.PHONY: build run test generate check-generated lint vet importcheck spec-lint spec-ogen vulncheck fuzz sdk clean image image-check
+.PHONY: build run test generate check-generated lint vet importcheck spec-lint spec-ogen contract vulncheck fuzz sdk clean image image-check
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/bookstore ./cmd/bookstore
@@ -85,6 +85,14 @@ spec-lint:
 # it generates into a scratch module, and the result must pass go vet.
 spec-ogen:
 	bash .ci/ogen
+
+# The contract suite behind Prism, a third-party validating proxy (pinned
+# in .ci/prism, installed from npm into a scratch directory): the real
+# binary on a fresh SQLite file, every operation's success and documented
+# error paths. A response Prism finds at odds with the spec, or an operation
+# of the spec the suite never called, fails it. Needs npm (Node.js).
+contract:
+	bash .ci/prism
 
 # The TypeScript client: openapi-typescript writes sdk/typescript/src/schema.d.ts
 # from the spec, and tsc type-checks it together with the example client

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -66,7 +65,7 @@ func loadSpec(tb testing.TB) (*openapi3.T, routers.Router) {
 }
 
 // startPrism runs `prism proxy SPEC UPSTREAM --errors` on a free port and
-// waits until it forwards /healthz. It is stopped when the test ends.
+// waits until it answers. It is stopped when the test ends.
 func startPrism(tb testing.TB, prism, spec, upstream string) string {
 	tb.Helper()
 	_, port, err := net.SplitHostPort(proctest.FreeAddr(tb))
@@ -100,15 +99,15 @@ func startPrism(tb testing.TB, prism, spec, upstream string) string {
 			tb.Fatalf("prism exited at start: %v\n%s", err, log.String())
 		default:
 		}
+		// Prism listens once it has read the spec: any answer will do
+		// (a spec broken on purpose may make it a 500).
 		if res, err := http.Get(url + "/healthz"); err == nil {
 			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return url
-			}
+			return url
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	tb.Fatalf("prism did not forward /healthz within 60 s\n%s", log.String())
+	tb.Fatalf("prism did not answer within 60 s\n%s", log.String())
 	return ""
 }
 
@@ -267,14 +266,5 @@ func tail(s string, n int) string {
 	return "…" + s[len(s)-n:]
 }
 
-// prismExecutable returns BOOKSTORE_TEST_PRISM, or skips the test.
-func prismExecutable(t *testing.T) string {
-	t.Helper()
-	prism := os.Getenv(prismEnv)
-	if prism == "" {
-		t.Skip(skipMessage)
-	}
-	return prism
-}
-
+// skipMessage is the line the package prints when it skips.
 const skipMessage = "contracttest: skipped: set " + prismEnv + " to the prism executable to run the Prism contract suite (make contract installs it)"
