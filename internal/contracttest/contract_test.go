@@ -126,13 +126,14 @@ var operations = []operation{
 // own answer to such a request can only be seen by sending it to the server
 // directly. These are the only reasons a case may give.
 const (
-	aroundNoToken = "Prism answers a request without the token the operation's security requires itself (401 #UNAUTHORIZED) and does not forward it"
-	aroundTooBig  = "Prism parses a JSON body and forwards it re-serialised, so padding never reaches the server, and a body valid against the schema stays far below 1 MiB (every string has a maxLength, no additional properties)"
-	aroundMedia   = "Prism never forwards a body that is not JSON: it answers a media type the operation does not take itself (422)"
-	aroundInvalid = "the request breaks the spec on purpose, and Prism answers it itself (422) instead of the server"
-	aroundColon   = "Prism rejects an HTTP Basic password containing ':' (a Prism bug: RFC 7617 splits at the first colon only)"
-	aroundFill    = "only filling a throttle: the requests that fill it are the success and error paths tested elsewhere; the refused request itself goes through Prism"
-	aroundScheme  = "Prism refuses an Authorization header of another scheme than Basic on login itself (401 #UNAUTHORIZED), although the operation's security also allows no credentials ({})"
+	aroundNoToken  = "Prism answers a request without the token the operation's security requires itself (401 #UNAUTHORIZED) and does not forward it"
+	aroundTooBig   = "Prism parses a JSON body and forwards it re-serialised, so padding never reaches the server, and a body valid against the schema stays far below 1 MiB (every string has a maxLength, no additional properties)"
+	aroundMedia    = "Prism never forwards a body that is not JSON: it answers a media type the operation does not take itself (422)"
+	aroundInvalid  = "the request breaks the spec on purpose, and Prism answers it itself (422) instead of the server"
+	aroundColon    = "Prism rejects an HTTP Basic password containing ':' (a Prism bug: RFC 7617 splits at the first colon only)"
+	aroundFill     = "only filling a throttle: the requests that fill it are the success and error paths tested elsewhere; the refused request itself goes through Prism"
+	aroundBodiless = "Prism refuses a body on an operation that takes none itself (422)"
+	aroundScheme   = "Prism refuses an Authorization header of another scheme than Basic on login itself (401 #UNAUTHORIZED), although the operation's security also allows no credentials ({})"
 )
 
 // contractCase is one request with the status it must get. around, when
@@ -154,46 +155,50 @@ func casesFor(op operation, spec *openapi3.T) []contractCase {
 	security := securityOf(spec, op.id)
 	takesBearer := slices.ContainsFunc(security, func(r openapi3.SecurityRequirement) bool { _, ok := r["bearerAuth"]; return ok })
 	optional := len(security) == 0 || slices.ContainsFunc(security, func(r openapi3.SecurityRequirement) bool { return len(r) == 0 })
-	// caller returns the account whose token the success path sends.
-	run := func(caller func(f *fixture, who *account) *account, edit ...oapi.RequestEditorFn) func(*testing.T, *fixture, *oapi.Client) (*http.Response, error) {
+	// request sends op's request about a fresh account (fresh: the success
+	// path may delete it, log it out or change its password), or, for the
+	// cases the server must refuse, about the fixture's bystander (an
+	// account per case would cost two password hashes each). token picks
+	// the caller's access token (none if nil); edit goes after it.
+	request := func(fresh bool, token func(f *fixture, who *account) string, edit ...oapi.RequestEditorFn) func(*testing.T, *fixture, *oapi.Client) (*http.Response, error) {
 		return func(t *testing.T, f *fixture, c *oapi.Client) (*http.Response, error) {
-			who := f.newAccount(t)
+			who := f.bystander
+			if fresh {
+				who = f.newAccount(t)
+			}
 			var auth []oapi.RequestEditorFn
-			if caller != nil {
-				auth = append(auth, bearer(caller(f, who).tokens.AccessToken))
+			if token != nil {
+				auth = append(auth, bearer(token(f, who)))
 			}
 			return op.call(t, f, c, who, append(auth, edit...)...)
 		}
 	}
-	self := func(_ *fixture, who *account) *account { return who }
-	rightful := self
+	own := func(_ *fixture, who *account) string { return who.tokens.AccessToken }
+	rightful := own
 	if op.admin {
-		rightful = func(f *fixture, _ *account) *account { return f.admin }
+		rightful = func(f *fixture, _ *account) string { return f.admin.tokens.AccessToken }
 	}
 	if !takesBearer {
 		rightful = nil
 	}
 	cases := []contractCase{
-		{name: "success", status: op.success, run: run(rightful)},
-		{name: "two different tokens", status: 400, run: func(t *testing.T, f *fixture, c *oapi.Client) (*http.Response, error) {
-			who := f.newAccount(t)
-			return op.call(t, f, c, who, bearer(who.tokens.AccessToken), header("x-access-tokens", "not-the-same-token"))
-		}},
+		{name: "success", status: op.success, run: request(true, rightful)},
+		{name: "two different tokens", status: 400, run: request(false, own, header("x-access-tokens", "not-the-same-token"))},
 	}
 	takesBasic := slices.ContainsFunc(security, func(r openapi3.SecurityRequirement) bool { _, ok := r["basicAuth"]; return ok })
 	if takesBasic && !takesBearer {
 		cases[1].around = aroundScheme
 	}
 	if takesBearer {
-		cases = append(cases, contractCase{name: "bad token", status: 401, run: run(nil, bearer("not-a-token"))})
-		noToken := contractCase{name: "no token", status: 401, run: run(nil)}
+		cases = append(cases, contractCase{name: "bad token", status: 401, run: request(false, nil, bearer("not-a-token"))})
+		noToken := contractCase{name: "no token", status: 401, run: request(false, nil)}
 		if !optional {
 			noToken.around = aroundNoToken
 		}
 		cases = append(cases, noToken)
 	}
 	if op.admin {
-		cases = append(cases, contractCase{name: "not an admin", status: 403, run: run(self)})
+		cases = append(cases, contractCase{name: "not an admin", status: 403, run: request(false, own)})
 	}
 	for i := range cases {
 		cases[i].op = op.id
@@ -240,6 +245,10 @@ func TestContract(t *testing.T) {
 			})
 		}
 	})
+
+	// The refused requests about the bystander changed nothing: it still
+	// exists, with its password.
+	f.login(t, f.bystander.username, f.bystander.password)
 
 	// The report goes to stdout: .ci/prism runs the test binary directly,
 	// which shows it without every subtest's lines.
@@ -351,4 +360,33 @@ func aroundList(cases []contractCase) string {
 		}
 	}
 	return b.String()
+}
+
+// TestUncalledNamesNewOperations shows the guard against operations the
+// suite does not know: an operation added to the spec without an entry in
+// the operations table, and one that has an entry but never answered with
+// a 2xx through Prism, are both named.
+func TestUncalledNamesNewOperations(t *testing.T) {
+	spec, router := loadSpec(t)
+	rec := newRecorder(router)
+	for _, op := range operations {
+		rec.add(pair{op: op.id, status: op.success, via: viaPrism})
+	}
+	if missing := uncalled(spec, operations, rec); len(missing) > 0 {
+		t.Fatalf("every operation answered, yet uncalled says %v", missing)
+	}
+	spec.Paths.Set("/new", &openapi3.PathItem{Get: &openapi3.Operation{OperationID: "newOperation", Responses: openapi3.NewResponses()}})
+	onlyDirect := newRecorder(router)
+	for _, op := range operations {
+		way := viaPrism
+		if op.id == "getHealth" {
+			way = viaDirect
+		}
+		onlyDirect.add(pair{op: op.id, status: op.success, via: way})
+	}
+	got := uncalled(spec, operations, onlyDirect)
+	want := []string{"getHealth", "newOperation (no entry in the operations table)"}
+	if !slices.Equal(got, want) {
+		t.Errorf("uncalled = %q, want %q", got, want)
+	}
 }

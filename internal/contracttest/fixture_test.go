@@ -36,6 +36,9 @@ type fixture struct {
 	rec       *recorder
 	http      *http.Client
 	admin     *account
+	// bystander is an account for the requests the server must refuse:
+	// nothing may change it.
+	bystander *account
 	seq       atomic.Int64
 	addresses atomic.Uint32
 }
@@ -72,6 +75,7 @@ func newFixture(t *testing.T, prism string, rec *recorder) *fixture {
 		http:      &http.Client{Timeout: 30 * time.Second},
 	}
 	f.admin = f.login(t, adminUsername, password)
+	f.bystander = f.newAccount(t)
 	return f
 }
 
