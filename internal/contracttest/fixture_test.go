@@ -72,7 +72,11 @@ func newFixture(t *testing.T, prism string, rec *recorder) *fixture {
 		serverURL: server.URL,
 		prismURL:  startPrism(t, prism, specPath(), server.URL),
 		rec:       rec,
-		http:      &http.Client{Timeout: 30 * time.Second},
+		// Redirects are answers to check, not to follow.
+		http: &http.Client{
+			Timeout:       30 * time.Second,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
 	}
 	f.admin = f.login(t, adminUsername, password)
 	f.bystander = f.newAccount(t)
