@@ -260,9 +260,9 @@ func TestContract(t *testing.T) {
 	// The report goes to stdout: .ci/prism runs the test binary directly,
 	// which shows it without every subtest's lines.
 	fmt.Printf("(operation, status) pairs produced: operation, status, way, count\n%s", pairTable(rec))
-	fmt.Printf("requests sent around Prism, and why:\n%s", aroundList(cases))
+	fmt.Printf("requests sent around Prism, and why:\n%s", caseNotes(cases, func(tc contractCase) string { return tc.around }))
 	fmt.Printf("  (and the requests that fill a throttle before the refused one: %s)\n", aroundFill)
-	fmt.Printf("known violations pinned (the server answers what the spec does not declare):\n%s", knownList(cases))
+	fmt.Printf("known violations pinned (the server answers what the spec does not declare):\n%s", caseNotes(cases, func(tc contractCase) string { return tc.known }))
 	if missing := unproduced(spec, rec); len(missing) > 0 {
 		fmt.Printf("declared (operation, status) pairs no request produced:\n  %s\n", strings.Join(missing, ", "))
 	}
@@ -351,21 +351,12 @@ func pairTable(rec *recorder) string {
 	return b.String()
 }
 
-func knownList(cases []contractCase) string {
+// caseNotes lists the cases that have a note, one line each.
+func caseNotes(cases []contractCase, note func(contractCase) string) string {
 	var b strings.Builder
 	for _, tc := range cases {
-		if tc.known != "" {
-			fmt.Fprintf(&b, "  %s %d %s: %s\n", tc.op, tc.status, tc.name, tc.known)
-		}
-	}
-	return b.String()
-}
-
-func aroundList(cases []contractCase) string {
-	var b strings.Builder
-	for _, tc := range cases {
-		if tc.around != "" {
-			fmt.Fprintf(&b, "  %s %d %s: %s\n", tc.op, tc.status, tc.name, tc.around)
+		if n := note(tc); n != "" {
+			fmt.Fprintf(&b, "  %s %d %s: %s\n", tc.op, tc.status, tc.name, n)
 		}
 	}
 	return b.String()
