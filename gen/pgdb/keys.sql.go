@@ -46,6 +46,19 @@ func (q *Queries) DeleteRetiredSigningKeys(ctx context.Context, before time.Time
 	return result.RowsAffected(), nil
 }
 
+const deleteSigningKey = `-- name: DeleteSigningKey :one
+DELETE FROM signing_keys WHERE kid = $1 RETURNING retired_at
+`
+
+// A revocation (after LockSigningKeys): the key is gone at once, retired or
+// not. RETURNING tells whether it was live (and needs a successor).
+func (q *Queries) DeleteSigningKey(ctx context.Context, kid string) (*time.Time, error) {
+	row := q.db.QueryRow(ctx, deleteSigningKey, kid)
+	var retired_at *time.Time
+	err := row.Scan(&retired_at)
+	return retired_at, err
+}
+
 const findSecret = `-- name: FindSecret :one
 SELECT value FROM server_secrets WHERE name = $1
 `
@@ -89,13 +102,24 @@ func (q *Queries) LockSigningKeys(ctx context.Context) error {
 	return err
 }
 
-const retireSigningKeys = `-- name: RetireSigningKeys :exec
-UPDATE signing_keys SET retired_at = $1::timestamptz WHERE retired_at IS NULL
+const retireSigningKeys = `-- name: RetireSigningKeys :execrows
+UPDATE signing_keys SET retired_at = $1::timestamptz
+WHERE retired_at IS NULL AND kid <> $2::text
 `
 
-func (q *Queries) RetireSigningKeys(ctx context.Context, now time.Time) error {
-	_, err := q.db.Exec(ctx, retireSigningKeys, now)
-	return err
+type RetireSigningKeysParams struct {
+	Now  time.Time
+	Keep string
+}
+
+// Every live key but @keep (” for none) is retired; a key already retired
+// keeps its time, so a retirement is stored once.
+func (q *Queries) RetireSigningKeys(ctx context.Context, arg RetireSigningKeysParams) (int64, error) {
+	result, err := q.db.Exec(ctx, retireSigningKeys, arg.Now, arg.Keep)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const signingKeys = `-- name: SigningKeys :many

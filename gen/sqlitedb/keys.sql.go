@@ -46,6 +46,19 @@ func (q *Queries) DeleteRetiredSigningKeys(ctx context.Context, before int64) (i
 	return result.RowsAffected()
 }
 
+const deleteSigningKey = `-- name: DeleteSigningKey :one
+DELETE FROM signing_keys WHERE kid = ?1 RETURNING retired_at
+`
+
+// A revocation: the key is gone at once, retired or not. RETURNING tells
+// whether it was live (and needs a successor).
+func (q *Queries) DeleteSigningKey(ctx context.Context, kid string) (sql.NullInt64, error) {
+	row := q.db.QueryRowContext(ctx, deleteSigningKey, kid)
+	var retired_at sql.NullInt64
+	err := row.Scan(&retired_at)
+	return retired_at, err
+}
+
 const findSecret = `-- name: FindSecret :one
 SELECT value FROM server_secrets WHERE name = ?1
 `
@@ -74,16 +87,26 @@ func (q *Queries) InsertSecret(ctx context.Context, arg InsertSecretParams) erro
 	return err
 }
 
-const retireSigningKeys = `-- name: RetireSigningKeys :exec
-UPDATE signing_keys SET retired_at = CAST(?1 AS INTEGER) WHERE retired_at IS NULL
+const retireSigningKeys = `-- name: RetireSigningKeys :execrows
+UPDATE signing_keys SET retired_at = CAST(?1 AS INTEGER)
+WHERE retired_at IS NULL AND kid <> ?2
 `
 
+type RetireSigningKeysParams struct {
+	Now  int64
+	Keep string
+}
+
 // A rotation is RetireSigningKeys then AddSigningKey in one transaction.
-// (@now is cast because sqlc would otherwise type it after the nullable
-// column.)
-func (q *Queries) RetireSigningKeys(ctx context.Context, now int64) error {
-	_, err := q.db.ExecContext(ctx, retireSigningKeys, now)
-	return err
+// Every live key but @keep (” for none) is retired; a key already retired
+// keeps its time, so a retirement is stored once. (@now is cast because sqlc
+// would otherwise type it after the nullable column.)
+func (q *Queries) RetireSigningKeys(ctx context.Context, arg RetireSigningKeysParams) (int64, error) {
+	result, err := q.db.ExecContext(ctx, retireSigningKeys, arg.Now, arg.Keep)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
 }
 
 const signingKeys = `-- name: SigningKeys :many

@@ -46,6 +46,11 @@ type ringKey struct {
 	method jwt.SigningMethod
 	sign   any // []byte for HMAC, ed25519.PrivateKey for EdDSA
 	verify any // []byte for HMAC, ed25519.PublicKey for EdDSA
+	// verifiesUntil is when a retired key stops verifying (zero for a live
+	// key). It is checked on every token, so a key leaves on time however
+	// long ago the keyring was loaded.
+	verifiesUntil time.Time
+	jwk           *JWK // the public key of an EdDSA key, nil for HS256
 }
 
 // Keyring holds the JWT signing keys. The newest key that is not retired
@@ -55,14 +60,16 @@ type ringKey struct {
 type Keyring struct {
 	signer *ringKey
 	byKID  map[string]*ringKey
-	algs   []string // the algorithms of the keys held, the only ones Verify accepts
-	jwks   []JWK
+	order  []*ringKey // as given, for a stable JWKS
+	algs   []string   // the algorithms of the keys held, the only ones Verify accepts
 }
 
 // NewKeyring checks keys and builds a Keyring. It needs at least one key
 // that is not retired; kids must be unique and non-empty; HS256 secrets
-// must be at least 32 bytes and EdDSA secrets 32-byte Ed25519 seeds.
-func NewKeyring(keys []bookstore.SigningKey) (*Keyring, error) {
+// must be at least 32 bytes and EdDSA secrets 32-byte Ed25519 seeds. A
+// retired key verifies (and is published) until retention after its
+// RetiredAt: the tokens it signed live that long at most.
+func NewKeyring(keys []bookstore.SigningKey, retention time.Duration) (*Keyring, error) {
 	kr := &Keyring{byKID: make(map[string]*ringKey, len(keys))}
 	var newest time.Time
 	for _, k := range keys {
@@ -87,12 +94,16 @@ func NewKeyring(keys []bookstore.SigningKey) (*Keyring, error) {
 			priv := ed25519.NewKeyFromSeed(k.Secret)
 			pub := priv.Public().(ed25519.PublicKey)
 			rk.method, rk.sign, rk.verify = jwt.SigningMethodEdDSA, priv, pub
-			kr.jwks = append(kr.jwks, JWK{Kty: "OKP", Crv: "Ed25519", X: base64.RawURLEncoding.EncodeToString(pub),
-				KID: k.KID, Alg: AlgEdDSA, Use: "sig"})
+			rk.jwk = &JWK{Kty: "OKP", Crv: "Ed25519", X: base64.RawURLEncoding.EncodeToString(pub),
+				KID: k.KID, Alg: AlgEdDSA, Use: "sig"}
 		default:
 			return nil, fmt.Errorf("signing key %q: unsupported algorithm %q", k.KID, k.Alg)
 		}
+		if k.RetiredAt != nil {
+			rk.verifiesUntil = k.RetiredAt.Add(retention)
+		}
 		kr.byKID[k.KID] = rk
+		kr.order = append(kr.order, rk)
 		if !slices.Contains(kr.algs, k.Alg) {
 			kr.algs = append(kr.algs, k.Alg)
 		}
@@ -112,10 +123,24 @@ func NewKeyring(keys []bookstore.SigningKey) (*Keyring, error) {
 func (kr *Keyring) SigningKID() string { return kr.signer.kid }
 
 // JWKS returns the public keys, for GET /.well-known/jwks.json: every EdDSA
-// key, retired ones included since their tokens still verify. It is empty
-// when the keyring holds only HS256 keys, whose secrets are never published.
-// The slice is never nil, so it encodes as [] rather than null.
-func (kr *Keyring) JWKS() []JWK { return append([]JWK{}, kr.jwks...) }
+// key that verifies at now, retired ones included until their window ends.
+// It is empty when the keyring holds only HS256 keys, whose secrets are
+// never published. The slice is never nil, so it encodes as [] rather than
+// null.
+func (kr *Keyring) JWKS(now time.Time) []JWK {
+	out := []JWK{}
+	for _, k := range kr.order {
+		if k.jwk != nil && k.verifiesAt(now) {
+			out = append(out, *k.jwk)
+		}
+	}
+	return out
+}
+
+// verifiesAt reports whether the key still verifies tokens at now.
+func (k *ringKey) verifiesAt(now time.Time) bool {
+	return k.verifiesUntil.IsZero() || now.Before(k.verifiesUntil)
+}
 
 // NewHS256Key returns a new random 256-bit HS256 key created at now.
 func NewHS256Key(now time.Time) (bookstore.SigningKey, error) {

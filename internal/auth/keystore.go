@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -39,8 +40,12 @@ func (c KeyConfig) retention() time.Duration { return c.AccessTTL + clockLeeway 
 //
 // With a configured secret, that HS256 key signs. Otherwise the newest
 // stored key of the configured algorithm signs; on first start, or when the
-// algorithm changes, a new key is made and the others retired. Retired keys
-// verify until every token they signed has expired, then are left out.
+// algorithm changes, a new key is made and the others retired. Any other
+// stored key still live (the database's key when a secret is set, a key of
+// another algorithm) is retired now, in the database, once: its window is
+// counted from that first moment, not from every reload. Retired keys verify
+// until every token they signed has expired (checked per token, see
+// Keyring), then are left out and deleted.
 func LoadKeyring(ctx context.Context, cfg KeyConfig, now time.Time) (*Keyring, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
@@ -71,21 +76,39 @@ func LoadKeyring(ctx context.Context, cfg KeyConfig, now time.Time) (*Keyring, e
 			}
 		}
 	}
+	keep := signer.KID
+	if cfg.Secret != nil {
+		keep = "" // the secret's key is never stored
+	}
+	if slices.ContainsFunc(stored, func(k bookstore.SigningKey) bool { return k.RetiredAt == nil && k.KID != keep }) {
+		if _, err := cfg.Store.RetireSigningKeys(ctx, keep, now); err != nil {
+			return nil, fmt.Errorf("retire signing keys: %w", err)
+		}
+		if stored, err = cfg.Store.SigningKeys(ctx); err != nil {
+			return nil, fmt.Errorf("load signing keys: %w", err)
+		}
+	}
 	keys := []bookstore.SigningKey{*signer}
+	windowEnded := false
 	for _, k := range stored {
 		switch {
 		case k.KID == signer.KID:
 		case k.RetiredAt == nil:
-			// Live but not ours to sign with (a configured secret, or a
-			// replica that made a key at the same moment): it verifies.
-			retired := now
-			k.RetiredAt = &retired
+			// A rotation by another replica since the retiring above: its
+			// key is newer than ours, and NewKeyring lets it sign.
 			keys = append(keys, k)
 		case now.Sub(*k.RetiredAt) < cfg.retention():
 			keys = append(keys, k)
+		default:
+			windowEnded = true
 		}
 	}
-	return NewKeyring(keys)
+	if windowEnded {
+		if _, err := cfg.Store.DeleteRetiredSigningKeys(ctx, now.Add(-cfg.retention())); err != nil {
+			return nil, fmt.Errorf("delete expired signing keys: %w", err)
+		}
+	}
+	return NewKeyring(keys, cfg.retention())
 }
 
 func newestLive(keys []bookstore.SigningKey, alg string) *bookstore.SigningKey {
@@ -118,6 +141,28 @@ func RotateKey(ctx context.Context, cfg KeyConfig, now time.Time) error {
 		return fmt.Errorf("delete expired signing keys: %w", err)
 	}
 	return nil
+}
+
+// RevokeKey withdraws the stored key kid at once: it is deleted, so every
+// replica drops it at its next reload (within a minute; at once for a
+// replica that meets a token of a newer key) and tokens it signed are
+// refused from then on. If kid was the live signing key, a new key of
+// cfg.Alg takes its place in the same transaction; replaced says so. The
+// configured secret is not stored and cannot be revoked: change it.
+func RevokeKey(ctx context.Context, cfg KeyConfig, kid string, now time.Time) (replaced bool, err error) {
+	if err := cfg.check(); err != nil {
+		return false, err
+	}
+	if cfg.Secret != nil {
+		if k, err := HS256KeyFromSecret(cfg.Secret); err == nil && k.KID == kid {
+			return false, fmt.Errorf("%s is the key of BOOKSTORE_JWT_SECRET, which is not stored: change the secret to withdraw it", kid)
+		}
+	}
+	successor, err := newKey(cfg.Alg, now)
+	if err != nil {
+		return false, err
+	}
+	return cfg.Store.RevokeSigningKey(ctx, kid, successor, now)
 }
 
 func newKey(alg string, now time.Time) (bookstore.SigningKey, error) {

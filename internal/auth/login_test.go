@@ -151,8 +151,8 @@ func TestLoadKeyring(t *testing.T) {
 		db := MustOpenStore(t)
 		hs, _ := load(db, auth.AlgHS256, nil, now)
 		ed, err := load(db, auth.AlgEdDSA, nil, now.Add(time.Minute))
-		if err != nil || len(ed.JWKS()) != 1 || ed.SigningKID() == hs.SigningKID() {
-			t.Fatalf("%v %d", err, len(ed.JWKS()))
+		if err != nil || len(ed.JWKS(now)) != 1 || ed.SigningKID() == hs.SigningKID() {
+			t.Fatalf("%v %d", err, len(ed.JWKS(now)))
 		}
 		issue, _ := auth.NewAccessTokens(auth.AccessTokenConfig{Keyring: hs})
 		verify, _ := auth.NewAccessTokens(auth.AccessTokenConfig{Keyring: ed})
@@ -162,7 +162,7 @@ func TestLoadKeyring(t *testing.T) {
 		}
 		back, _ := load(db, auth.AlgHS256, nil, now.Add(2*time.Minute))
 		// The first HS256 key was retired by the switch: a new one signs.
-		if back.SigningKID() == ed.SigningKID() || back.SigningKID() == hs.SigningKID() || len(back.JWKS()) != 1 {
+		if back.SigningKID() == ed.SigningKID() || back.SigningKID() == hs.SigningKID() || len(back.JWKS(now)) != 1 {
 			t.Errorf("switching back signs with %s (ed %s, old hs %s)", back.SigningKID(), ed.SigningKID(), hs.SigningKID())
 		}
 	})
@@ -223,8 +223,8 @@ func TestRotateKey(t *testing.T) {
 	if err != nil || after.SigningKID() == before.SigningKID() {
 		t.Fatalf("rotation did not change the signing key: %v", err)
 	}
-	if len(after.JWKS()) != 2 {
-		t.Errorf("JWKS has %d keys during the retired key's window, want 2", len(after.JWKS()))
+	if len(after.JWKS(now.Add(2*time.Minute))) != 2 {
+		t.Errorf("JWKS has %d keys during the retired key's window, want 2", len(after.JWKS(now.Add(2*time.Minute))))
 	}
 	// A reloader swaps the new keyring in: old tokens still verify.
 	reloader := auth.NewKeyReloader(cfg, tokens)
@@ -250,8 +250,8 @@ func TestRotateKey(t *testing.T) {
 	}
 	// Past the window, the retired key leaves the keyring and the JWKS.
 	late, _ := auth.LoadKeyring(ctx, cfg, now.Add(3*time.Minute+cfg.AccessTTL+time.Minute))
-	if len(late.JWKS()) != 1 {
-		t.Errorf("JWKS has %d keys after the window, want 1", len(late.JWKS()))
+	if len(late.JWKS(now.Add(3*time.Minute+cfg.AccessTTL+time.Minute))) != 1 {
+		t.Errorf("JWKS has %d keys after the window, want 1", len(late.JWKS(now.Add(3*time.Minute+cfg.AccessTTL+time.Minute))))
 	}
 	// A rotation deletes keys whose window has ended.
 	if err := auth.RotateKey(ctx, cfg, now.Add(time.Hour)); err != nil {

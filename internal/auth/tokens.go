@@ -80,6 +80,11 @@ type tokenKeys struct {
 // key this keyring does not hold: perhaps one another replica just made.
 var ErrUnknownKey = errors.New("kid names no key of the token's algorithm")
 
+// errKeyWindowEnded is Verify's reason when the token names a retired key
+// whose window has ended. It is not ErrUnknownKey: reloading would not
+// bring the key back.
+var errKeyWindowEnded = errors.New("kid names a retired key that no longer verifies")
+
 // NewAccessTokens checks cfg and returns AccessTokens.
 func NewAccessTokens(cfg AccessTokenConfig) (*AccessTokens, error) {
 	if cfg.Keyring == nil {
@@ -122,7 +127,7 @@ func (t *AccessTokens) SetKeyring(kr *Keyring) {
 		// Canonical base64 only: one token has one spelling.
 		jwt.WithStrictDecoding(),
 	)
-	k.keyFunc = func(tok *jwt.Token) (any, error) { return verificationKey(kr, tok) }
+	k.keyFunc = func(tok *jwt.Token) (any, error) { return verificationKey(kr, tok, t.now()) }
 	t.keys.Store(k)
 }
 
@@ -216,7 +221,7 @@ func (t *AccessTokens) Verify(token string) (AccessClaims, error) {
 // after checking alg against WithValidMethods, before the signature. The
 // header checks live here so a bad header costs no signature check. Header
 // values are never echoed into errors: they are attacker-controlled.
-func verificationKey(kr *Keyring, tok *jwt.Token) (any, error) {
+func verificationKey(kr *Keyring, tok *jwt.Token, now time.Time) (any, error) {
 	// jwt/v5 ignores crit; RFC 7515 §4.1.11 says a recipient that does not
 	// understand a listed extension must reject the token, and we
 	// understand none.
@@ -233,6 +238,9 @@ func verificationKey(kr *Keyring, tok *jwt.Token) (any, error) {
 	k, ok := kr.byKID[kid]
 	if !ok || k.alg != tok.Method.Alg() {
 		return nil, ErrUnknownKey
+	}
+	if !k.verifiesAt(now) {
+		return nil, errKeyWindowEnded
 	}
 	return k.verify, nil
 }

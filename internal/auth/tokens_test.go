@@ -39,7 +39,7 @@ func MustKey(tb testing.TB, alg string) bookstore.SigningKey {
 
 func MustKeyring(tb testing.TB, keys ...bookstore.SigningKey) *auth.Keyring {
 	tb.Helper()
-	kr, err := auth.NewKeyring(keys)
+	kr, err := auth.NewKeyring(keys, auth.DefaultAccessTTL)
 	if err != nil {
 		tb.Fatalf("NewKeyring: %v", err)
 	}
@@ -382,7 +382,7 @@ func TestNewKeyringRejects(t *testing.T) {
 		"lower-case hs256": {change(hs, func(k *bookstore.SigningKey) { k.Alg = "hs256" })},
 	}
 	for name, keys := range tests {
-		if _, err := auth.NewKeyring(keys); err == nil {
+		if _, err := auth.NewKeyring(keys, auth.DefaultAccessTTL); err == nil {
 			t.Errorf("%s: NewKeyring succeeded", name)
 		}
 	}
@@ -421,14 +421,14 @@ func TestNewAccessTokensConfig(t *testing.T) {
 }
 
 func TestJWKS(t *testing.T) {
-	if b, _ := json.Marshal(MustKeyring(t, MustKey(t, auth.AlgHS256)).JWKS()); string(b) != "[]" {
+	if b, _ := json.Marshal(MustKeyring(t, MustKey(t, auth.AlgHS256)).JWKS(testNow)); string(b) != "[]" {
 		t.Errorf("HS256 keyring JWKS = %s; want []", b)
 	}
 
 	ed, old, hs := MustKey(t, auth.AlgEdDSA), MustKey(t, auth.AlgEdDSA), MustKey(t, auth.AlgHS256)
 	old.RetiredAt = &testNow
 	kr := MustKeyring(t, ed, old, hs)
-	jwks := kr.JWKS()
+	jwks := kr.JWKS(testNow)
 	if len(jwks) != 2 {
 		t.Fatalf("JWKS = %v; want the two EdDSA keys, retired included", jwks)
 	}
@@ -460,7 +460,7 @@ func TestJWKS(t *testing.T) {
 
 	// JWKS returns a copy.
 	jwks[0].X = "changed"
-	if kr.JWKS()[0].X == "changed" {
+	if kr.JWKS(testNow)[0].X == "changed" {
 		t.Error("JWKS shares its slice with the keyring")
 	}
 }

@@ -129,6 +129,15 @@ type KeyStore interface {
 	// other key that is not yet retired as retired at now, in one transaction.
 	// (ErrConflict if the kid exists, and then nothing changes.)
 	RotateSigningKey(ctx context.Context, k SigningKey, now time.Time) error
+	// RetireSigningKeys marks every key that is not yet retired, except the
+	// one named keep ("" for none), as retired at now, and says how many. A
+	// key already retired keeps its time: a retirement is stored once.
+	RetireSigningKeys(ctx context.Context, keep string, now time.Time) (int64, error)
+	// RevokeSigningKey deletes the key kid at once, retired or not
+	// (ErrNotFound if there is none). If it was live, successor becomes the
+	// signing key as in RotateSigningKey, in the same transaction, and
+	// replaced is true.
+	RevokeSigningKey(ctx context.Context, kid string, successor SigningKey, now time.Time) (replaced bool, err error)
 	// DeleteRetiredSigningKeys removes keys retired before `before`, whose
 	// tokens have all expired, and says how many.
 	DeleteRetiredSigningKeys(ctx context.Context, before time.Time) (int64, error)

@@ -82,7 +82,7 @@ func Start(opts Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	keyring, err := auth.NewKeyring([]bookstore.SigningKey{key})
+	keyring, err := auth.NewKeyring([]bookstore.SigningKey{key}, ttl)
 	if err != nil {
 		return nil, err
 	}

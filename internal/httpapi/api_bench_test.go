@@ -54,7 +54,7 @@ func newBenchAPI(b *testing.B, users, booksPerUser int) *benchAPI {
 	if err != nil {
 		b.Fatal(err)
 	}
-	keyring, err := auth.NewKeyring([]bookstore.SigningKey{key})
+	keyring, err := auth.NewKeyring([]bookstore.SigningKey{key}, auth.DefaultAccessTTL)
 	if err != nil {
 		b.Fatal(err)
 	}

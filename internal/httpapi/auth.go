@@ -211,7 +211,7 @@ func (s *Server) Logout(ctx context.Context, req oapi.LogoutRequestObject) (oapi
 }
 
 func (s *Server) GetJwks(ctx context.Context, _ oapi.GetJwksRequestObject) (oapi.GetJwksResponseObject, error) {
-	keys := s.tokens.Keyring().JWKS()
+	keys := s.tokens.Keyring().JWKS(s.now())
 	out := oapi.JWKSet{Keys: make([]oapi.JWK, 0, len(keys))}
 	for _, k := range keys {
 		out.Keys = append(out.Keys, oapi.JWK{Kty: k.Kty, Crv: &k.Crv, X: &k.X, Kid: k.KID, Alg: k.Alg, Use: k.Use})

@@ -206,7 +206,7 @@ func newTestAPITB(t testing.TB, opt ...func(*apiOptions)) *testAPI {
 		}
 		keys = []bookstore.SigningKey{k}
 	}
-	keyring, err := auth.NewKeyring(keys)
+	keyring, err := auth.NewKeyring(keys, auth.DefaultAccessTTL)
 	if err != nil {
 		t.Fatal(err)
 	}

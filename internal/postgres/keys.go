@@ -12,7 +12,10 @@ import (
 	"github.com/bookstore/bookstore/internal/bookstore"
 )
 
-const msgKIDTaken = "a signing key with this kid already exists"
+const (
+	msgKIDTaken  = "a signing key with this kid already exists"
+	msgNoSuchKey = "no signing key has this kid"
+)
 
 func (db *DB) SigningKeys(ctx context.Context) ([]bookstore.SigningKey, error) {
 	rows, err := db.q.SigningKeys(ctx)
@@ -45,12 +48,40 @@ func (db *DB) RotateSigningKey(ctx context.Context, k bookstore.SigningKey, now 
 		if err := q.LockSigningKeys(ctx); err != nil {
 			return err
 		}
-		if err := q.RetireSigningKeys(ctx, ms(now)); err != nil {
+		if _, err := q.RetireSigningKeys(ctx, pgdb.RetireSigningKeysParams{Now: ms(now)}); err != nil {
 			return err
 		}
 		return addSigningKey(ctx, q, k)
 	})
 	return mapErr(err, "", msgKIDTaken)
+}
+
+func (db *DB) RetireSigningKeys(ctx context.Context, keep string, now time.Time) (int64, error) {
+	n, err := db.q.RetireSigningKeys(ctx, pgdb.RetireSigningKeysParams{Now: ms(now), Keep: keep})
+	return n, mapErr(err, "", "")
+}
+
+// RevokeSigningKey takes the rotation lock first (see LockSigningKeys), so
+// a concurrent rotation either precedes the revocation or sees its
+// successor, never a table without a live key.
+func (db *DB) RevokeSigningKey(ctx context.Context, kid string, successor bookstore.SigningKey, now time.Time) (bool, error) {
+	var replaced bool
+	err := db.inTx(ctx, func(q *pgdb.Queries) error {
+		replaced = false // inTx may run this again
+		if err := q.LockSigningKeys(ctx); err != nil {
+			return err
+		}
+		retiredAt, err := q.DeleteSigningKey(ctx, kid)
+		if err != nil || retiredAt != nil {
+			return err
+		}
+		replaced = true
+		if _, err := q.RetireSigningKeys(ctx, pgdb.RetireSigningKeysParams{Now: ms(now)}); err != nil {
+			return err
+		}
+		return addSigningKey(ctx, q, successor)
+	})
+	return replaced, mapErr(err, msgNoSuchKey, msgKIDTaken)
 }
 
 func (db *DB) DeleteRetiredSigningKeys(ctx context.Context, before time.Time) (int64, error) {

@@ -11,7 +11,10 @@ import (
 	"github.com/bookstore/bookstore/internal/bookstore"
 )
 
-const msgKIDTaken = "a signing key with this kid already exists"
+const (
+	msgKIDTaken  = "a signing key with this kid already exists"
+	msgNoSuchKey = "no signing key has this kid"
+)
 
 func (db *DB) SigningKeys(ctx context.Context) ([]bookstore.SigningKey, error) {
 	rows, err := db.r.SigningKeys(ctx)
@@ -39,12 +42,36 @@ func (db *DB) AddSigningKey(ctx context.Context, k bookstore.SigningKey) error {
 // stays live; a kid that exists fails the insert and rolls the retiring back.
 func (db *DB) RotateSigningKey(ctx context.Context, k bookstore.SigningKey, now time.Time) error {
 	err := db.write(ctx, func(q *sqlitedb.Queries) error {
-		if err := q.RetireSigningKeys(ctx, millis(now)); err != nil {
+		if _, err := q.RetireSigningKeys(ctx, sqlitedb.RetireSigningKeysParams{Now: millis(now)}); err != nil {
 			return err
 		}
 		return addSigningKey(ctx, q, k)
 	})
 	return mapErr(err, "", msgKIDTaken)
+}
+
+func (db *DB) RetireSigningKeys(ctx context.Context, keep string, now time.Time) (int64, error) {
+	n, err := db.w.RetireSigningKeys(ctx, sqlitedb.RetireSigningKeysParams{Now: millis(now), Keep: keep})
+	return n, mapErr(err, "", "")
+}
+
+// RevokeSigningKey runs in the one writer's transaction, so no rotation can
+// slip between the delete and the successor's insert.
+func (db *DB) RevokeSigningKey(ctx context.Context, kid string, successor bookstore.SigningKey, now time.Time) (bool, error) {
+	var replaced bool
+	err := db.write(ctx, func(q *sqlitedb.Queries) error {
+		replaced = false
+		retiredAt, err := q.DeleteSigningKey(ctx, kid)
+		if err != nil || retiredAt.Valid {
+			return err
+		}
+		replaced = true
+		if _, err := q.RetireSigningKeys(ctx, sqlitedb.RetireSigningKeysParams{Now: millis(now)}); err != nil {
+			return err
+		}
+		return addSigningKey(ctx, q, successor)
+	})
+	return replaced, mapErr(err, msgNoSuchKey, msgKIDTaken)
 }
 
 func (db *DB) DeleteRetiredSigningKeys(ctx context.Context, before time.Time) (int64, error) {

@@ -119,6 +119,66 @@ func testKeys(t *testing.T, open func(t *testing.T) bookstore.Store) {
 		}
 	})
 
+	t.Run("RetireSigningKeys", func(t *testing.T) {
+		s := open(t)
+		retired := t0.Add(time.Hour)
+		k1 := bookstore.SigningKey{KID: "k1", Alg: "EdDSA", Secret: []byte("seed-1"), CreatedAt: t0, RetiredAt: &retired}
+		k2 := bookstore.SigningKey{KID: "k2", Alg: "EdDSA", Secret: []byte("seed-2"), CreatedAt: t0.Add(time.Hour)}
+		k3 := bookstore.SigningKey{KID: "k3", Alg: "HS256", Secret: []byte("secret-3"), CreatedAt: t0.Add(2 * time.Hour)}
+		for _, k := range []bookstore.SigningKey{k1, k2, k3} {
+			mustAddSigningKey(t, s, k)
+		}
+		now := t0.Add(3 * time.Hour)
+		if n, err := s.RetireSigningKeys(t.Context(), "k3", now); err != nil || n != 1 {
+			t.Fatalf("RetireSigningKeys(keep k3) = %d, %v; want 1", n, err)
+		}
+		k2.RetiredAt = &now
+		wantSigningKeys(t, s, k3, k2, k1) // k1 keeps its earlier time, k3 stays live
+		// Again later: a retirement is stored once.
+		later := now.Add(time.Hour)
+		if n, err := s.RetireSigningKeys(t.Context(), "", later); err != nil || n != 1 {
+			t.Fatalf("RetireSigningKeys(keep none) = %d, %v; want 1", n, err)
+		}
+		k3.RetiredAt = &later
+		wantSigningKeys(t, s, k3, k2, k1)
+		if n, err := s.RetireSigningKeys(t.Context(), "", later.Add(time.Hour)); err != nil || n != 0 {
+			t.Fatalf("RetireSigningKeys with none live = %d, %v; want 0", n, err)
+		}
+		wantSigningKeys(t, s, k3, k2, k1)
+	})
+
+	t.Run("RevokeSigningKey", func(t *testing.T) {
+		s := open(t)
+		retired := t0.Add(time.Hour)
+		k1 := bookstore.SigningKey{KID: "k1", Alg: "EdDSA", Secret: []byte("seed-1"), CreatedAt: t0, RetiredAt: &retired}
+		k2 := bookstore.SigningKey{KID: "k2", Alg: "EdDSA", Secret: []byte("seed-2"), CreatedAt: t0.Add(time.Hour)}
+		mustAddSigningKey(t, s, k1)
+		mustAddSigningKey(t, s, k2)
+		now := t0.Add(2 * time.Hour)
+		successor := bookstore.SigningKey{KID: "k3", Alg: "EdDSA", Secret: []byte("seed-3"), CreatedAt: now}
+
+		// A retired key goes alone; the successor is not needed.
+		if replaced, err := s.RevokeSigningKey(t.Context(), "k1", successor, now); err != nil || replaced {
+			t.Fatalf("RevokeSigningKey(retired k1) = %v, %v; want no replacement", replaced, err)
+		}
+		wantSigningKeys(t, s, k2)
+		// Unknown (or already revoked): ErrNotFound, nothing changes.
+		_, err := s.RevokeSigningKey(t.Context(), "k1", successor, now)
+		wantErr(t, err, bookstore.ErrNotFound)
+		wantSigningKeys(t, s, k2)
+		// The live key is replaced in the same transaction.
+		if replaced, err := s.RevokeSigningKey(t.Context(), "k2", successor, now); err != nil || !replaced {
+			t.Fatalf("RevokeSigningKey(live k2) = %v, %v; want a replacement", replaced, err)
+		}
+		wantSigningKeys(t, s, successor)
+		// A successor whose kid exists rolls the whole revocation back.
+		k4 := bookstore.SigningKey{KID: "k4", Alg: "EdDSA", Secret: []byte("seed-4"), CreatedAt: t0, RetiredAt: &retired}
+		mustAddSigningKey(t, s, k4)
+		_, err = s.RevokeSigningKey(t.Context(), "k3", k4, now)
+		wantErr(t, err, bookstore.ErrConflict)
+		wantSigningKeys(t, s, successor, k4)
+	})
+
 	t.Run("DeleteRetiredSigningKeys", func(t *testing.T) {
 		s := open(t)
 		if n, err := s.DeleteRetiredSigningKeys(t.Context(), t0); err != nil || n != 0 {

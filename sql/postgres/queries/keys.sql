@@ -13,8 +13,16 @@ VALUES (@kid, @alg, @secret, @created_at, @retired_at);
 -- name: LockSigningKeys :exec
 LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE;
 
--- name: RetireSigningKeys :exec
-UPDATE signing_keys SET retired_at = @now::timestamptz WHERE retired_at IS NULL;
+-- Every live key but @keep ('' for none) is retired; a key already retired
+-- keeps its time, so a retirement is stored once.
+-- name: RetireSigningKeys :execrows
+UPDATE signing_keys SET retired_at = @now::timestamptz
+WHERE retired_at IS NULL AND kid <> @keep::text;
+
+-- A revocation (after LockSigningKeys): the key is gone at once, retired or
+-- not. RETURNING tells whether it was live (and needs a successor).
+-- name: DeleteSigningKey :one
+DELETE FROM signing_keys WHERE kid = @kid RETURNING retired_at;
 
 -- name: DeleteRetiredSigningKeys :execrows
 DELETE FROM signing_keys WHERE retired_at < @before::timestamptz;
