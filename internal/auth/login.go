@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/bookstore/bookstore/internal/bookstore"
 )
@@ -12,7 +13,8 @@ import (
 var ErrInvalidCredentials = bookstore.Errorf(bookstore.ErrUnauthorized, "the username or password is wrong")
 
 // CheckPassword returns the user whose username and password these are,
-// else ErrInvalidCredentials. An unknown username costs one hash, as a
+// else ErrInvalidCredentials (with ErrUnusableHash also in the chain when
+// the user's stored hash cannot be verified, which deserves a logged error). An unknown username costs one hash, as a
 // wrong password does, so timing tells nothing either. A stored hash with
 // outdated parameters is upgraded while the password is at hand; if that
 // write fails the upgrade simply waits for the next login.
@@ -28,6 +30,15 @@ func (h *Hasher) CheckPassword(ctx context.Context, users bookstore.UserStore, u
 		return bookstore.User{}, err
 	}
 	ok, needsRehash, err := h.Verify(ctx, u.PasswordHash, password)
+	if errors.Is(err, ErrUnusableHash) {
+		// Fail closed, at the cost of any other wrong password: a broken or
+		// over-cost stored hash is not computed, and must not be told apart
+		// by the answer or its time. The caller logs the cause.
+		if _, err := h.VerifyDummy(ctx, password); err != nil {
+			return bookstore.User{}, err
+		}
+		return bookstore.User{}, fmt.Errorf("%w (user %s: %w)", ErrInvalidCredentials, u.ID, err)
+	}
 	if err != nil {
 		return bookstore.User{}, err
 	}

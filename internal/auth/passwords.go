@@ -37,10 +37,15 @@ func DefaultArgon2Params() Argon2Params {
 
 // Bounds on parameters, for NewHasher and for every stored PHC string. A
 // corrupted or hostile row must not make one Verify allocate gigabytes or
-// loop for minutes.
+// loop for seconds while it holds one of the few hashing slots. The cost
+// caps sit near what current libraries write by default (argon2-cffi and
+// node-argon2: 64 MiB, t=3, p=4; PHP: 64 MiB, t=4; OWASP's baseline:
+// 19 MiB, t=2): the costliest hash allowed takes about 7 times the default's
+// time.
 const (
-	maxMemoryKiB   = 1 << 20 // 1 GiB
-	maxIterations  = 100
+	maxMemoryKiB   = 64 << 10 // 64 MiB
+	maxIterations  = 4
+	maxParallelism = 8
 	minSaltLength  = 8 // the argon2 specification's minimum
 	maxSaltLength  = 64
 	minKeyLength   = 16
@@ -49,15 +54,31 @@ const (
 	maxPasswordLen = 4096 // bytes; the policy allows 128 code points, 512 bytes at most
 )
 
+// ErrHashOverCostCaps is in the chain of the error for a hash whose
+// parameters (argon2id memory or passes, pbkdf2 iterations, scrypt N, r, p
+// or memory) are over the caps: it is refused without being computed.
+var ErrHashOverCostCaps = errors.New("the password hash's cost parameters are over the caps")
+
+// ErrUnusableHash is in the chain of Verify's error when the stored hash
+// cannot be checked: malformed, or over the cost caps. The stored data is
+// broken, not the caller's input; the login fails closed.
+var ErrUnusableHash = errors.New("the stored password hash cannot be verified")
+
 func (p Argon2Params) validate() error {
 	switch {
-	case p.Iterations < 1 || p.Iterations > maxIterations:
-		return fmt.Errorf("argon2 iterations %d out of range [1, %d]", p.Iterations, maxIterations)
+	case p.Iterations < 1:
+		return errors.New("argon2 iterations must be at least 1")
+	case p.Iterations > maxIterations:
+		return fmt.Errorf("%w: argon2 passes %d, at most %d", ErrHashOverCostCaps, p.Iterations, maxIterations)
 	case p.Parallelism < 1:
 		return errors.New("argon2 parallelism must be at least 1")
-	case p.Memory < 8*uint32(p.Parallelism) || p.Memory > maxMemoryKiB:
+	case p.Parallelism > maxParallelism:
+		return fmt.Errorf("%w: argon2 parallelism %d, at most %d", ErrHashOverCostCaps, p.Parallelism, maxParallelism)
+	case p.Memory > maxMemoryKiB:
+		return fmt.Errorf("%w: argon2 memory %d KiB, at most %d", ErrHashOverCostCaps, p.Memory, maxMemoryKiB)
+	case p.Memory < 8*uint32(p.Parallelism):
 		// argon2 needs 8 KiB per lane; x/crypto would silently raise it.
-		return fmt.Errorf("argon2 memory %d KiB out of range [%d, %d]", p.Memory, 8*uint32(p.Parallelism), maxMemoryKiB)
+		return fmt.Errorf("argon2 memory %d KiB below %d (8 per lane)", p.Memory, 8*uint32(p.Parallelism))
 	case p.SaltLength < minSaltLength || p.SaltLength > maxSaltLength:
 		return fmt.Errorf("argon2 salt length %d out of range [%d, %d]", p.SaltLength, minSaltLength, maxSaltLength)
 	case p.KeyLength < minKeyLength || p.KeyLength > maxKeyLength:
@@ -245,7 +266,7 @@ func (h *Hasher) Verify(ctx context.Context, phc, password string) (ok, needsReh
 	}
 	p, salt, want, err := parsePHC(phc)
 	if err != nil {
-		return false, false, err
+		return false, false, fmt.Errorf("%w: %w", ErrUnusableHash, err)
 	}
 	if len(password) > maxPasswordLen {
 		return false, false, nil // no policy-approved password is that long

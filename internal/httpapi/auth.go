@@ -60,6 +60,9 @@ func (s *Server) Login(ctx context.Context, req oapi.LoginRequestObject) (oapi.L
 		return nil, err
 	}
 	u, err := s.hasher.CheckPassword(ctx, s.store, username, password)
+	if errors.Is(err, auth.ErrUnusableHash) {
+		s.log.ErrorContext(ctx, "stored password hash refused; the login fails", "event", "password_hash_unusable", "reason", err.Error())
+	}
 	if errors.Is(err, auth.ErrInvalidCredentials) {
 		s.log.InfoContext(ctx, "login failed", "event", "login_failed", "ip", info.clientIP)
 		s.metrics.loginFailed()

@@ -36,6 +36,9 @@ var seedUsers = [][]any{
 	{10, nil, "henry", nil, 0},
 	{11, nil, nil, "sha1$Xq3vB9aZ$836da571c0efb55d14e0691a772e5b017bcfbaa5", 0},
 	{12, "c0ffee00-0000-4000-8000-000000000012", "ivan", "sha1$Xq3vB9aZ$836da571c0efb55d14e0691a772e5b017bcfbaa5", 0},
+	// Well formed but over the cost caps (2.6 s per login before them).
+	{13, "d1e2f3a4-0000-4000-8000-000000000013", "heavy", "pbkdf2:sha512:5000000$salt$" + strings.Repeat("ab", 64), 0},
+	{14, "d1e2f3a4-0000-4000-8000-000000000014", "heavier", "scrypt:131072:16:16$salt$" + strings.Repeat("ab", 64), 0},
 }
 
 // seedBooks: id, user_id, name, Author, Publisher, book_prize (the
@@ -117,6 +120,8 @@ func TestImport(t *testing.T) {
 		9:  "cannot be verified",
 		10: "no password hash",
 		11: "no name",
+		13: "over the caps: pbkdf2:sha512 at 5000000 iterations, at most 350000",
+		14: "over the caps: scrypt p=16, at most 4",
 	}
 	checkSkips(t, r.Skips("users"), wantUserSkips)
 	wantBookSkips := map[int64]string{
