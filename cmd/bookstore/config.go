@@ -41,6 +41,8 @@ func settings() []setting {
 		{"jwt-alg", "BOOKSTORE_JWT_ALG", "HS256", "ALG", "JWT signing algorithm: HS256 or EdDSA"},
 		{"access-ttl", "BOOKSTORE_ACCESS_TTL", "15m", "DURATION", "lifetime of an access token (1s to 24h)"},
 		{"refresh-ttl", "BOOKSTORE_REFRESH_TTL", "720h", "DURATION", "absolute lifetime of a session and its refresh tokens; rotation does not extend it"},
+		{"session-retention", "BOOKSTORE_SESSION_RETENTION", "168h", "DURATION", "how long expired and revoked sessions and spent refresh tokens are kept before a background purge deletes them (1m to 8760h)"},
+		{"max-sessions-per-user", "BOOKSTORE_MAX_SESSIONS_PER_USER", "100", "N", "most live sessions one user may hold; a login beyond it ends the oldest (1 to 100000)"},
 		{"min-password-length", "BOOKSTORE_MIN_PASSWORD_LENGTH", "15", "N", "shortest password accepted, in characters (8 to 128)"},
 		{"throttle", "BOOKSTORE_THROTTLE", "on", "on|off", "throttle failed logins and registrations (off is for benchmarks only)"},
 		{"throttle-account-limit", "BOOKSTORE_THROTTLE_ACCOUNT_LIMIT", "100", "N", "failed logins for one account per hour from all addresses together (1 to 1000000); past it only addresses\n" +
@@ -77,6 +79,7 @@ type Config struct {
 	JWTAlg            string // auth.AlgHS256 or auth.AlgEdDSA
 	AccessTTL         time.Duration
 	RefreshTTL        time.Duration
+	Sessions          SessionLimits
 	AdminUsername     string
 	AdminPassword     string
 	MinPasswordLength int
@@ -95,6 +98,12 @@ type Config struct {
 type HashSettings struct {
 	Slots     int
 	QueueWait time.Duration
+}
+
+// SessionLimits keep the session tables small.
+type SessionLimits struct {
+	Retention  time.Duration // ended sessions and spent refresh tokens are purged this long after
+	MaxPerUser int           // live sessions per user; a login beyond ends the oldest
 }
 
 // ServerLimits bound what one client can make the server hold.
@@ -117,6 +126,8 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("jwt_secret_configured", c.JWTSecret != nil),
 		slog.String("access_ttl", c.AccessTTL.String()),
 		slog.String("refresh_ttl", c.RefreshTTL.String()),
+		slog.String("session_retention", c.Sessions.Retention.String()),
+		slog.Int("max_sessions_per_user", c.Sessions.MaxPerUser),
 		slog.Int("min_password_length", c.MinPasswordLength),
 		slog.Bool("throttle", c.Throttle),
 		slog.Int("throttle_account_limit", c.ThrottleLimits.LoginPerAccount),
@@ -462,6 +473,19 @@ func (f *flagSet) ttls() (access, refresh time.Duration, err error) {
 	return access, refresh, nil
 }
 
+func (f *flagSet) sessionLimits() (SessionLimits, error) {
+	var l SessionLimits
+	var err error
+	if l.Retention, err = f.duration("session-retention", time.Minute, 365*24*time.Hour); err != nil {
+		return SessionLimits{}, err
+	}
+	v, src := f.lookup("max-sessions-per-user")
+	if l.MaxPerUser, err = strconv.Atoi(v); err != nil || l.MaxPerUser < 1 || l.MaxPerUser > 100_000 {
+		return SessionLimits{}, usagef("%s: %q is not a number of sessions in [1, 100000]", src, v)
+	}
+	return l, nil
+}
+
 func (f *flagSet) minPasswordLength() (int, error) {
 	v, src := f.lookup("min-password-length")
 	n, err := strconv.Atoi(v)
@@ -624,6 +648,9 @@ func serveConfig(f *flagSet) (Config, error) {
 		return Config{}, err
 	}
 	if c.AccessTTL, c.RefreshTTL, err = f.ttls(); err != nil {
+		return Config{}, err
+	}
+	if c.Sessions, err = f.sessionLimits(); err != nil {
 		return Config{}, err
 	}
 	if c.MinPasswordLength, err = f.minPasswordLength(); err != nil {

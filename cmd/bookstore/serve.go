@@ -433,18 +433,19 @@ func (m *Main) handler(ctx context.Context, db bookstore.Store) (_ http.Handler,
 	}
 	registerFormats()
 	h, err := httpapi.NewHandler(httpapi.Config{
-		Store:          db,
-		Tokens:         tokens,
-		Keys:           keys,
-		Hasher:         hasher,
-		Policy:         policy,
-		RefreshTTL:     cfg.RefreshTTL,
-		Throttle:       throttle,
-		TrustedProxies: cfg.TrustedProxies,
-		CORSOrigins:    cfg.CORSOrigins,
-		CursorKey:      cursorKey,
-		Logger:         log,
-		Metrics:        metrics,
+		Store:              db,
+		Tokens:             tokens,
+		Keys:               keys,
+		Hasher:             hasher,
+		Policy:             policy,
+		RefreshTTL:         cfg.RefreshTTL,
+		MaxSessionsPerUser: cfg.Sessions.MaxPerUser,
+		Throttle:           throttle,
+		TrustedProxies:     cfg.TrustedProxies,
+		CORSOrigins:        cfg.CORSOrigins,
+		CursorKey:          cursorKey,
+		Logger:             log,
+		Metrics:            metrics,
 	})
 	if err != nil {
 		return nil, none, err
@@ -452,7 +453,7 @@ func (m *Main) handler(ctx context.Context, db bookstore.Store) (_ http.Handler,
 	if m.wrap != nil {
 		h = m.wrap(h)
 	}
-	return h, housekeeping{throttle: throttle, keys: keys}, nil
+	return h, housekeeping{throttle: throttle, keys: keys, sessions: db, sessionRetention: cfg.Sessions.Retention}, nil
 }
 
 // keyConfig says where the signing keys come from.
@@ -462,8 +463,9 @@ func keyConfig(cfg Config, store bookstore.KeyStore) auth.KeyConfig {
 
 // The background chores of a server: keep the signing keys in step with
 // the database (another replica or `bookstore keys rotate` may have rotated
-// them) and delete ended throttle windows, which are ignored anyway but
-// would make the table grow.
+// them), delete ended throttle windows, which are ignored anyway but would
+// make the table grow, and purge ended sessions and spent refresh tokens
+// past their retention (see purge.go).
 const (
 	keyReloadInterval = time.Minute
 	sweepInterval     = 10 * time.Minute
@@ -472,6 +474,9 @@ const (
 type housekeeping struct {
 	throttle *auth.Throttle // nil when throttling is off
 	keys     *auth.KeyReloader
+	// sessions are purged of rows ended longer than sessionRetention ago.
+	sessions         bookstore.SessionStore
+	sessionRetention time.Duration
 }
 
 // startHousekeeping runs the chores until the returned stop is called;
@@ -506,6 +511,11 @@ func startHousekeeping(ctx context.Context, h housekeeping, log *slog.Logger) (s
 				chore("sweep throttle", func(now time.Time) error {
 					n, err := h.throttle.Sweep(ctx, now)
 					log.Debug("throttle swept", "deleted", n)
+					return err
+				})
+				chore("purge sessions", func(now time.Time) error {
+					sessions, tokens, err := purgeSessions(ctx, h.sessions, now.Add(-h.sessionRetention))
+					log.Debug("sessions purged", "sessions", sessions, "refresh_tokens", tokens)
 					return err
 				})
 			}

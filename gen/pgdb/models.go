@@ -33,6 +33,13 @@ type IdempotencyKey struct {
 	CreatedAt   time.Time
 }
 
+type ImportedAccount struct {
+	Source     string
+	SourceID   string
+	UserID     uuid.UUID
+	ImportedAt time.Time
+}
+
 type LoginAddress struct {
 	Key       string
 	ExpiresAt time.Time
@@ -77,10 +84,11 @@ type Throttle struct {
 }
 
 type User struct {
-	ID           uuid.UUID
-	Username     string
-	UsernameKey  string
-	PasswordHash string
-	Admin        bool
-	CreatedAt    time.Time
+	ID                     uuid.UUID
+	Username               string
+	UsernameKey            string
+	PasswordHash           string
+	Admin                  bool
+	CreatedAt              time.Time
+	PasswordChangeRequired bool
 }

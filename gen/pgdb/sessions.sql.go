@@ -169,6 +169,79 @@ func (q *Queries) ListSessions(ctx context.Context, arg ListSessionsParams) ([]S
 	return items, nil
 }
 
+const purgeEndedSessions = `-- name: PurgeEndedSessions :execrows
+DELETE FROM sessions WHERE id IN (
+    SELECT ended.id FROM sessions ended
+    WHERE ended.expires_at < $1::timestamptz OR ended.revoked_at < $1::timestamptz
+    LIMIT $2::int
+    FOR UPDATE SKIP LOCKED)
+`
+
+type PurgeEndedSessionsParams struct {
+	Before time.Time
+	Batch  int32
+}
+
+// One batch of sessions that expired or were revoked before @before (their
+// refresh tokens go with them, ON DELETE CASCADE). SKIP LOCKED: replicas
+// purging at once take different rows instead of waiting on each other,
+// and a session being refreshed is left for the next batch.
+func (q *Queries) PurgeEndedSessions(ctx context.Context, arg PurgeEndedSessionsParams) (int64, error) {
+	result, err := q.db.Exec(ctx, purgeEndedSessions, arg.Before, arg.Batch)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const purgeSpentRefreshTokens = `-- name: PurgeSpentRefreshTokens :execrows
+DELETE FROM refresh_tokens WHERE token_hash IN (
+    SELECT spent.token_hash FROM refresh_tokens spent WHERE spent.spent_at < $1::timestamptz
+    LIMIT $2::int
+    FOR UPDATE SKIP LOCKED)
+`
+
+type PurgeSpentRefreshTokensParams struct {
+	Before time.Time
+	Batch  int32
+}
+
+// One batch of refresh tokens spent before @before.
+func (q *Queries) PurgeSpentRefreshTokens(ctx context.Context, arg PurgeSpentRefreshTokensParams) (int64, error) {
+	result, err := q.db.Exec(ctx, purgeSpentRefreshTokens, arg.Before, arg.Batch)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const revokeExcessSessions = `-- name: RevokeExcessSessions :execrows
+UPDATE sessions SET revoked_at = $1::timestamptz
+WHERE sessions.user_id = $2 AND sessions.revoked_at IS NULL AND sessions.expires_at > $1::timestamptz
+  AND sessions.id NOT IN (
+    SELECT newer.id FROM sessions newer
+    WHERE newer.user_id = $2 AND newer.revoked_at IS NULL AND newer.expires_at > $1::timestamptz
+    ORDER BY newer.created_at DESC, newer.id DESC
+    LIMIT $3::int)
+`
+
+type RevokeExcessSessionsParams struct {
+	Now    time.Time
+	UserID uuid.UUID
+	Keep   int32
+}
+
+// Ends the user's live sessions but the newest @keep (the cap on live
+// sessions per user): one statement, so concurrent logins each trim to the
+// cap and the last one leaves at most @keep.
+func (q *Queries) RevokeExcessSessions(ctx context.Context, arg RevokeExcessSessionsParams) (int64, error) {
+	result, err := q.db.Exec(ctx, revokeExcessSessions, arg.Now, arg.UserID, arg.Keep)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const revokeLiveUserSession = `-- name: RevokeLiveUserSession :execrows
 UPDATE sessions SET revoked_at = $1::timestamptz
 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL AND expires_at > $1::timestamptz
@@ -299,4 +372,30 @@ type TouchSessionParams struct {
 func (q *Queries) TouchSession(ctx context.Context, arg TouchSessionParams) error {
 	_, err := q.db.Exec(ctx, touchSession, arg.Now, arg.ID)
 	return err
+}
+
+const trimSpentRefreshTokens = `-- name: TrimSpentRefreshTokens :execrows
+DELETE FROM refresh_tokens
+WHERE refresh_tokens.session_id = $1 AND refresh_tokens.spent_at IS NOT NULL
+  AND refresh_tokens.token_hash NOT IN (
+    SELECT newer.token_hash FROM refresh_tokens newer
+    WHERE newer.session_id = $1 AND newer.spent_at IS NOT NULL
+    ORDER BY newer.spent_at DESC, newer.token_hash DESC
+    LIMIT $2::int)
+`
+
+type TrimSpentRefreshTokensParams struct {
+	SessionID uuid.UUID
+	Keep      int32
+}
+
+// Keeps the newest @keep spent tokens of a session (enough to recognise
+// the reuse of a recent one) and deletes the rest, so a session's rows stay
+// bounded however often it refreshes.
+func (q *Queries) TrimSpentRefreshTokens(ctx context.Context, arg TrimSpentRefreshTokensParams) (int64, error) {
+	result, err := q.db.Exec(ctx, trimSpentRefreshTokens, arg.SessionID, arg.Keep)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }

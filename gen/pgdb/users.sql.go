@@ -49,7 +49,7 @@ func (q *Queries) DeleteUser(ctx context.Context, id uuid.UUID) (int64, error) {
 }
 
 const findUserByID = `-- name: FindUserByID :one
-SELECT id, username, username_key, password_hash, admin, created_at FROM users WHERE id = $1
+SELECT id, username, username_key, password_hash, admin, created_at, password_change_required FROM users WHERE id = $1
 `
 
 func (q *Queries) FindUserByID(ctx context.Context, id uuid.UUID) (User, error) {
@@ -62,12 +62,13 @@ func (q *Queries) FindUserByID(ctx context.Context, id uuid.UUID) (User, error) 
 		&i.PasswordHash,
 		&i.Admin,
 		&i.CreatedAt,
+		&i.PasswordChangeRequired,
 	)
 	return i, err
 }
 
 const findUserByUsername = `-- name: FindUserByUsername :one
-SELECT id, username, username_key, password_hash, admin, created_at FROM users WHERE username_key = lower(CAST($1 AS text) COLLATE "C")
+SELECT id, username, username_key, password_hash, admin, created_at, password_change_required FROM users WHERE username_key = lower(CAST($1 AS text) COLLATE "C")
 `
 
 // username_key is lower(username) under the C collation (ASCII folding, as
@@ -82,12 +83,13 @@ func (q *Queries) FindUserByUsername(ctx context.Context, username string) (User
 		&i.PasswordHash,
 		&i.Admin,
 		&i.CreatedAt,
+		&i.PasswordChangeRequired,
 	)
 	return i, err
 }
 
 const listUsers = `-- name: ListUsers :many
-SELECT id, username, username_key, password_hash, admin, created_at FROM users
+SELECT id, username, username_key, password_hash, admin, created_at, password_change_required FROM users
 WHERE strpos(username_key, lower(CAST($1 AS text) COLLATE "C")) > 0
   AND (NOT $2::boolean
        OR (username_key, id) > (lower(CAST($3 AS text) COLLATE "C"), $4::uuid))
@@ -129,6 +131,7 @@ func (q *Queries) ListUsers(ctx context.Context, arg ListUsersParams) ([]User, e
 			&i.PasswordHash,
 			&i.Admin,
 			&i.CreatedAt,
+			&i.PasswordChangeRequired,
 		); err != nil {
 			return nil, err
 		}
@@ -158,7 +161,7 @@ func (q *Queries) SetPasswordHash(ctx context.Context, arg SetPasswordHashParams
 }
 
 const setUserAdmin = `-- name: SetUserAdmin :one
-UPDATE users SET admin = $1 WHERE id = $2 RETURNING id, username, username_key, password_hash, admin, created_at
+UPDATE users SET admin = $1 WHERE id = $2 RETURNING id, username, username_key, password_hash, admin, created_at, password_change_required
 `
 
 type SetUserAdminParams struct {
@@ -176,6 +179,7 @@ func (q *Queries) SetUserAdmin(ctx context.Context, arg SetUserAdminParams) (Use
 		&i.PasswordHash,
 		&i.Admin,
 		&i.CreatedAt,
+		&i.PasswordChangeRequired,
 	)
 	return i, err
 }

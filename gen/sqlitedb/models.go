@@ -32,6 +32,13 @@ type IdempotencyKey struct {
 	CreatedAt   int64
 }
 
+type ImportedAccount struct {
+	Source     string
+	SourceID   string
+	UserID     uuid.UUID
+	ImportedAt int64
+}
+
 type LoginAddress struct {
 	Key       string
 	ExpiresAt int64
@@ -76,9 +83,10 @@ type Throttle struct {
 }
 
 type User struct {
-	ID           uuid.UUID
-	Username     string
-	PasswordHash string
-	Admin        int64
-	CreatedAt    int64
+	ID                     uuid.UUID
+	Username               string
+	PasswordHash           string
+	Admin                  int64
+	CreatedAt              int64
+	PasswordChangeRequired int64
 }

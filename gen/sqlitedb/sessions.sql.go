@@ -167,6 +167,74 @@ func (q *Queries) ListSessions(ctx context.Context, arg ListSessionsParams) ([]S
 	return items, nil
 }
 
+const purgeEndedSessions = `-- name: PurgeEndedSessions :execrows
+DELETE FROM sessions WHERE id IN (
+    SELECT ended.id FROM sessions ended
+    WHERE ended.expires_at < ?1 OR ended.revoked_at < ?1
+    LIMIT ?2)
+`
+
+type PurgeEndedSessionsParams struct {
+	Before int64
+	Batch  int64
+}
+
+// One batch of sessions that expired or were revoked before @before (their
+// refresh tokens go with them, ON DELETE CASCADE).
+func (q *Queries) PurgeEndedSessions(ctx context.Context, arg PurgeEndedSessionsParams) (int64, error) {
+	result, err := q.db.ExecContext(ctx, purgeEndedSessions, arg.Before, arg.Batch)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const purgeSpentRefreshTokens = `-- name: PurgeSpentRefreshTokens :execrows
+DELETE FROM refresh_tokens WHERE token_hash IN (
+    SELECT spent.token_hash FROM refresh_tokens spent WHERE spent.spent_at < CAST(?1 AS INTEGER) LIMIT ?2)
+`
+
+type PurgeSpentRefreshTokensParams struct {
+	Before int64
+	Batch  int64
+}
+
+// One batch of refresh tokens spent before @before.
+func (q *Queries) PurgeSpentRefreshTokens(ctx context.Context, arg PurgeSpentRefreshTokensParams) (int64, error) {
+	result, err := q.db.ExecContext(ctx, purgeSpentRefreshTokens, arg.Before, arg.Batch)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const revokeExcessSessions = `-- name: RevokeExcessSessions :execrows
+UPDATE sessions SET revoked_at = CAST(?1 AS INTEGER)
+WHERE sessions.user_id = ?2 AND sessions.revoked_at IS NULL AND sessions.expires_at > ?1
+  AND sessions.id NOT IN (
+    SELECT newer.id FROM sessions newer
+    WHERE newer.user_id = ?2 AND newer.revoked_at IS NULL AND newer.expires_at > ?1
+    ORDER BY newer.created_at DESC, newer.id DESC
+    LIMIT ?3)
+`
+
+type RevokeExcessSessionsParams struct {
+	Now    int64
+	UserID uuid.UUID
+	Keep   int64
+}
+
+// Ends the user's live sessions but the newest @keep (the cap on live
+// sessions per user): one statement, so concurrent logins each trim to the
+// cap and the last one leaves at most @keep.
+func (q *Queries) RevokeExcessSessions(ctx context.Context, arg RevokeExcessSessionsParams) (int64, error) {
+	result, err := q.db.ExecContext(ctx, revokeExcessSessions, arg.Now, arg.UserID, arg.Keep)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
 const revokeLiveUserSession = `-- name: RevokeLiveUserSession :execrows
 UPDATE sessions SET revoked_at = CAST(?1 AS INTEGER)
 WHERE id = ?2 AND user_id = ?3 AND revoked_at IS NULL AND expires_at > ?1
@@ -298,4 +366,30 @@ type TouchSessionParams struct {
 func (q *Queries) TouchSession(ctx context.Context, arg TouchSessionParams) error {
 	_, err := q.db.ExecContext(ctx, touchSession, arg.Now, arg.ID)
 	return err
+}
+
+const trimSpentRefreshTokens = `-- name: TrimSpentRefreshTokens :execrows
+DELETE FROM refresh_tokens
+WHERE refresh_tokens.session_id = ?1 AND refresh_tokens.spent_at IS NOT NULL
+  AND refresh_tokens.token_hash NOT IN (
+    SELECT newer.token_hash FROM refresh_tokens newer
+    WHERE newer.session_id = ?1 AND newer.spent_at IS NOT NULL
+    ORDER BY newer.spent_at DESC, newer.token_hash DESC
+    LIMIT ?2)
+`
+
+type TrimSpentRefreshTokensParams struct {
+	SessionID uuid.UUID
+	Keep      int64
+}
+
+// Keeps the newest @keep spent tokens of a session (enough to recognise
+// the reuse of a recent one) and deletes the rest, so a session's rows stay
+// bounded however often it refreshes.
+func (q *Queries) TrimSpentRefreshTokens(ctx context.Context, arg TrimSpentRefreshTokensParams) (int64, error) {
+	result, err := q.db.ExecContext(ctx, trimSpentRefreshTokens, arg.SessionID, arg.Keep)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
 }

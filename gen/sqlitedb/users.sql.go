@@ -48,7 +48,7 @@ func (q *Queries) DeleteUser(ctx context.Context, id uuid.UUID) (int64, error) {
 }
 
 const findUserByID = `-- name: FindUserByID :one
-SELECT id, username, password_hash, admin, created_at FROM users WHERE id = ?1
+SELECT id, username, password_hash, admin, created_at, password_change_required FROM users WHERE id = ?1
 `
 
 func (q *Queries) FindUserByID(ctx context.Context, id uuid.UUID) (User, error) {
@@ -60,12 +60,13 @@ func (q *Queries) FindUserByID(ctx context.Context, id uuid.UUID) (User, error) 
 		&i.PasswordHash,
 		&i.Admin,
 		&i.CreatedAt,
+		&i.PasswordChangeRequired,
 	)
 	return i, err
 }
 
 const findUserByUsername = `-- name: FindUserByUsername :one
-SELECT id, username, password_hash, admin, created_at FROM users WHERE username = ?1
+SELECT id, username, password_hash, admin, created_at, password_change_required FROM users WHERE username = ?1
 `
 
 // username is COLLATE NOCASE, so = matches case-insensitively (and uses the
@@ -79,12 +80,13 @@ func (q *Queries) FindUserByUsername(ctx context.Context, username string) (User
 		&i.PasswordHash,
 		&i.Admin,
 		&i.CreatedAt,
+		&i.PasswordChangeRequired,
 	)
 	return i, err
 }
 
 const listUsers = `-- name: ListUsers :many
-SELECT id, username, password_hash, admin, created_at FROM users
+SELECT id, username, password_hash, admin, created_at, password_change_required FROM users
 WHERE like(?1, username, '\')
   AND (NOT CAST(?2 AS BOOLEAN) OR (username, id) > (?3, ?4))
 ORDER BY username, id
@@ -125,6 +127,7 @@ func (q *Queries) ListUsers(ctx context.Context, arg ListUsersParams) ([]User, e
 			&i.PasswordHash,
 			&i.Admin,
 			&i.CreatedAt,
+			&i.PasswordChangeRequired,
 		); err != nil {
 			return nil, err
 		}
@@ -157,7 +160,7 @@ func (q *Queries) SetPasswordHash(ctx context.Context, arg SetPasswordHashParams
 }
 
 const setUserAdmin = `-- name: SetUserAdmin :one
-UPDATE users SET admin = ?1 WHERE id = ?2 RETURNING id, username, password_hash, admin, created_at
+UPDATE users SET admin = ?1 WHERE id = ?2 RETURNING id, username, password_hash, admin, created_at, password_change_required
 `
 
 type SetUserAdminParams struct {
@@ -174,6 +177,7 @@ func (q *Queries) SetUserAdmin(ctx context.Context, arg SetUserAdminParams) (Use
 		&i.PasswordHash,
 		&i.Admin,
 		&i.CreatedAt,
+		&i.PasswordChangeRequired,
 	)
 	return i, err
 }

@@ -54,7 +54,8 @@ type SessionStore interface {
 	// belongs to userID, else ErrUnauthorized. It records last use at most
 	// once a minute, so the read path rarely writes.
 	AuthenticateSession(ctx context.Context, sessionID, userID uuid.UUID, now time.Time) (Principal, error)
-	// RotateRefreshToken spends oldHash and stores newHash in its place. An
+	// RotateRefreshToken spends oldHash and stores newHash in its place,
+	// keeping the session's newest SpentRefreshTokensKept spent tokens. An
 	// unknown token, or one whose session is no longer live, is
 	// ErrUnauthorized. A token already spent revokes its whole session and
 	// is ErrRefreshReused.
@@ -68,7 +69,22 @@ type SessionStore interface {
 	RevokeUserSessions(ctx context.Context, userID uuid.UUID, now time.Time) error
 	// ListSessions returns the live sessions of userID, newest first.
 	ListSessions(ctx context.Context, userID uuid.UUID, now time.Time) ([]Session, error)
+	// RevokeExcessSessions ends every live session of userID but the
+	// newest keep (by creation), in one statement, and says how many.
+	RevokeExcessSessions(ctx context.Context, userID uuid.UUID, keep int, now time.Time) (int64, error)
+	// PurgeSessions deletes one batch (at most batch rows each) of sessions
+	// that expired or were revoked before `before`, with their refresh
+	// tokens, and of refresh tokens spent before `before`, and says how many
+	// of each. Each delete is its own short transaction; callers repeat
+	// until both counts are below batch.
+	PurgeSessions(ctx context.Context, before time.Time, batch int) (sessions, tokens int64, err error)
 }
+
+// SpentRefreshTokensKept is how many spent refresh tokens a session keeps,
+// newest first, for RotateRefreshToken to recognise their reuse: older ones
+// are deleted as the session refreshes, so its rows stay bounded however
+// often it does. Presenting a token older than that is an unknown token.
+const SpentRefreshTokensKept = 32
 
 // BookSort is a list order: a field, descending when prefixed with '-'.
 type BookSort string

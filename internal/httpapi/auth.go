@@ -102,8 +102,28 @@ func (s *Server) startSession(ctx context.Context, userID uuid.UUID, info *reque
 	if err := s.store.CreateSession(ctx, sess, refreshHash); err != nil {
 		return oapi.TokenPairJSONResponse{}, id, err
 	}
+	s.capSessions(ctx, userID, now)
 	pair, err := s.tokenPair(sess, refresh)
 	return pair, id, err
+}
+
+// capSessions ends the user's oldest live sessions beyond the cap. The new
+// session is the newest, so it stays. A failure is logged, not the login's:
+// the next login trims again.
+func (s *Server) capSessions(ctx context.Context, userID uuid.UUID, now time.Time) {
+	if s.maxSessions <= 0 {
+		return
+	}
+	n, err := s.store.RevokeExcessSessions(ctx, userID, s.maxSessions, now)
+	if err != nil {
+		s.log.WarnContext(ctx, "sessions over the cap not ended", "user_id", userID, "error", err.Error())
+		return
+	}
+	if n > 0 {
+		s.log.InfoContext(ctx, "oldest sessions ended: over the cap", "event", "session_revoked", "reason", revokedSessionCap,
+			"user_id", userID, "sessions", n, "cap", s.maxSessions)
+		s.metrics.sessionsRevoked(revokedSessionCap, n)
+	}
 }
 
 func (s *Server) tokenPair(sess bookstore.Session, refresh string) (oapi.TokenPairJSONResponse, error) {

@@ -143,6 +143,7 @@ type apiOptions struct {
 	wrapStore func(bookstore.Store) bookstore.Store // e.g. to inject faults
 	// hashQueueWait bounds the hashing queue (0: auth.DefaultMaxQueueWait).
 	hashQueueWait time.Duration
+	maxSessions   int // live sessions per user; 0: no cap
 }
 
 // newDatabase returns a new, empty database that lives as long as t: a
@@ -240,7 +241,8 @@ func newTestAPITB(t testing.TB, opt ...func(*apiOptions)) *testAPI {
 	h, err := httpapi.NewHandler(httpapi.Config{
 		Store: store, CORSOrigins: o.cors, Tokens: tokens, Hasher: hasher, Policy: policy,
 		RefreshTTL: 720 * time.Hour, Throttle: throttle, TrustedProxies: o.proxies, CursorKey: bytes.Repeat([]byte{7}, 32),
-		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Now: o.now,
+		MaxSessionsPerUser: o.maxSessions,
+		Logger:             slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Now: o.now,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -34,6 +34,7 @@ const (
 	revokedByAdmin      = "revoked_by_admin" // every session of a user, by an admin
 	revokedPassword     = "password_changed" // the user's other sessions
 	revokedRefreshReuse = "refresh_reuse"    // a spent refresh token came back
+	revokedSessionCap   = "session_cap"      // the oldest, when a login passes the per-user cap
 )
 
 // NewMetrics registers the API's metrics with reg and serves reg's metrics
@@ -81,7 +82,7 @@ func NewMetrics(reg *prometheus.Registry) (*Metrics, error) {
 	for _, r := range []string{"succeeded", "failed"} {
 		m.logins.WithLabelValues(r)
 	}
-	for _, r := range []string{revokedLogout, revokedByUser, revokedByAdmin, revokedPassword, revokedRefreshReuse} {
+	for _, r := range []string{revokedLogout, revokedByUser, revokedByAdmin, revokedPassword, revokedRefreshReuse, revokedSessionCap} {
 		m.revoked.WithLabelValues(r)
 	}
 	m.handler = promhttp.InstrumentMetricHandler(reg, promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
@@ -159,8 +160,10 @@ func (m *Metrics) refreshReuse() {
 	}
 }
 
-func (m *Metrics) sessionRevoked(reason string) {
+func (m *Metrics) sessionRevoked(reason string) { m.sessionsRevoked(reason, 1) }
+
+func (m *Metrics) sessionsRevoked(reason string, n int64) {
 	if m != nil {
-		m.revoked.WithLabelValues(reason).Inc()
+		m.revoked.WithLabelValues(reason).Add(float64(n))
 	}
 }

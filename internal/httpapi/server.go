@@ -31,6 +31,9 @@ type Config struct {
 	Hasher     *auth.Hasher
 	Policy     auth.PasswordPolicy
 	RefreshTTL time.Duration
+	// MaxSessionsPerUser caps a user's live sessions: a login beyond it
+	// ends the oldest. Zero: no cap.
+	MaxSessionsPerUser int
 	// Throttle limits failed attempts; nil turns throttling off.
 	Throttle *auth.Throttle
 	// TrustedProxies are the peers whose X-Forwarded-For is believed.
@@ -55,6 +58,7 @@ type Server struct {
 	hasher      *auth.Hasher
 	policy      auth.PasswordPolicy
 	refreshTTL  time.Duration
+	maxSessions int
 	throttle    *auth.Throttle
 	proxies     []netip.Prefix
 	corsOrigins []string
@@ -88,6 +92,7 @@ func NewHandler(cfg Config) (http.Handler, error) {
 		hasher:      cfg.Hasher,
 		policy:      cfg.Policy,
 		refreshTTL:  cfg.RefreshTTL,
+		maxSessions: cfg.MaxSessionsPerUser,
 		throttle:    cfg.Throttle,
 		proxies:     cfg.TrustedProxies,
 		corsOrigins: cfg.CORSOrigins,

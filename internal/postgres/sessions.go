@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"math"
 	"time"
 
 	"github.com/google/uuid"
@@ -125,6 +126,11 @@ func rotateRefreshToken(ctx context.Context, q *pgdb.Queries, oldHash, newHash [
 	}); err != nil {
 		return s, false, err
 	}
+	if _, err := q.TrimSpentRefreshTokens(ctx, pgdb.TrimSpentRefreshTokensParams{
+		SessionID: rt.SessionID, Keep: bookstore.SpentRefreshTokensKept,
+	}); err != nil {
+		return s, false, err
+	}
 	row, err = q.SetSessionLastUsed(ctx, pgdb.SetSessionLastUsedParams{ID: rt.SessionID, Now: ms(now)})
 	if err != nil {
 		return s, false, err
@@ -177,6 +183,24 @@ func (db *DB) RevokeSession(ctx context.Context, userID, sessionID uuid.UUID, no
 func (db *DB) RevokeUserSessions(ctx context.Context, userID uuid.UUID, now time.Time) error {
 	err := db.q.RevokeUserSessions(ctx, pgdb.RevokeUserSessionsParams{UserID: userID, Now: ms(now)})
 	return mapErr(err, "", "")
+}
+
+func (db *DB) RevokeExcessSessions(ctx context.Context, userID uuid.UUID, keep int, now time.Time) (int64, error) {
+	n, err := db.q.RevokeExcessSessions(ctx, pgdb.RevokeExcessSessionsParams{UserID: userID, Keep: int32(min(keep, math.MaxInt32)), Now: ms(now)})
+	return n, mapErr(err, "", "")
+}
+
+// PurgeSessions runs each delete as its own statement (autocommit), so no
+// transaction spans batches; SKIP LOCKED leaves rows other transactions
+// hold to a later batch.
+func (db *DB) PurgeSessions(ctx context.Context, before time.Time, batch int) (sessions, tokens int64, err error) {
+	b := int32(min(batch, math.MaxInt32))
+	sessions, err = db.q.PurgeEndedSessions(ctx, pgdb.PurgeEndedSessionsParams{Before: ms(before), Batch: b})
+	if err != nil {
+		return 0, 0, mapErr(err, "", "")
+	}
+	tokens, err = db.q.PurgeSpentRefreshTokens(ctx, pgdb.PurgeSpentRefreshTokensParams{Before: ms(before), Batch: b})
+	return sessions, tokens, mapErr(err, "", "")
 }
 
 func (db *DB) ListSessions(ctx context.Context, userID uuid.UUID, now time.Time) ([]bookstore.Session, error) {

@@ -1,6 +1,9 @@
 package sqlite
 
-import "database/sql"
+import (
+	"context"
+	"database/sql"
+)
 
 // Exports for the external tests in sqlite_test: the pools, to inspect
 // pragmas, and the composed ListBooks statement, to inspect its plan.
@@ -9,3 +12,10 @@ func (db *DB) Writer() *sql.DB { return db.writer }
 func (db *DB) Reader() *sql.DB { return db.reader }
 
 var ListBooksQuery = listBooksQuery
+
+// CountRows is storetest.RowCounter. table comes from the contract's code,
+// never from input.
+func (db *DB) CountRows(ctx context.Context, table string) (n int64, err error) {
+	err = db.reader.QueryRowContext(ctx, "SELECT count(*) FROM "+table).Scan(&n)
+	return n, err
+}

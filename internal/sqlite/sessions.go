@@ -124,6 +124,11 @@ func rotateRefreshToken(ctx context.Context, q *sqlitedb.Queries, oldHash, newHa
 	}); err != nil {
 		return s, false, err
 	}
+	if _, err := q.TrimSpentRefreshTokens(ctx, sqlitedb.TrimSpentRefreshTokensParams{
+		SessionID: rt.SessionID, Keep: bookstore.SpentRefreshTokensKept,
+	}); err != nil {
+		return s, false, err
+	}
 	row, err = q.SetSessionLastUsed(ctx, sqlitedb.SetSessionLastUsedParams{ID: rt.SessionID, Now: millis(now)})
 	if err != nil {
 		return s, false, err
@@ -174,6 +179,23 @@ func (db *DB) RevokeSession(ctx context.Context, userID, sessionID uuid.UUID, no
 func (db *DB) RevokeUserSessions(ctx context.Context, userID uuid.UUID, now time.Time) error {
 	err := db.w.RevokeUserSessions(ctx, sqlitedb.RevokeUserSessionsParams{UserID: userID, Now: millis(now)})
 	return mapErr(err, "", "")
+}
+
+func (db *DB) RevokeExcessSessions(ctx context.Context, userID uuid.UUID, keep int, now time.Time) (int64, error) {
+	n, err := db.w.RevokeExcessSessions(ctx, sqlitedb.RevokeExcessSessionsParams{UserID: userID, Keep: int64(keep), Now: millis(now)})
+	return n, mapErr(err, "", "")
+}
+
+// PurgeSessions runs each delete as its own statement on the writer, so
+// the writer is held for one batch at a time and logins and refreshes get
+// their turn between batches.
+func (db *DB) PurgeSessions(ctx context.Context, before time.Time, batch int) (sessions, tokens int64, err error) {
+	sessions, err = db.w.PurgeEndedSessions(ctx, sqlitedb.PurgeEndedSessionsParams{Before: millis(before), Batch: int64(batch)})
+	if err != nil {
+		return 0, 0, mapErr(err, "", "")
+	}
+	tokens, err = db.w.PurgeSpentRefreshTokens(ctx, sqlitedb.PurgeSpentRefreshTokensParams{Before: millis(before), Batch: int64(batch)})
+	return sessions, tokens, mapErr(err, "", "")
 }
 
 func (db *DB) ListSessions(ctx context.Context, userID uuid.UUID, now time.Time) ([]bookstore.Session, error) {

@@ -29,6 +29,7 @@ func Run(t *testing.T, open func(t *testing.T) bookstore.Store) {
 	t.Run("Idempotency", func(t *testing.T) { testIdempotency(t, open) })
 	t.Run("ListBooks", func(t *testing.T) { testListBooks(t, open) })
 	t.Run("Keys", func(t *testing.T) { testKeys(t, open) })
+	t.Run("Lifecycle", func(t *testing.T) { testLifecycle(t, open) })
 }
 
 // t0 is the tests' "now". Stores keep milliseconds, so every time used

@@ -56,3 +56,45 @@ SELECT * FROM refresh_tokens WHERE token_hash = @token_hash FOR UPDATE;
 
 -- name: SpendRefreshToken :execrows
 UPDATE refresh_tokens SET spent_at = @now::timestamptz WHERE token_hash = @token_hash AND spent_at IS NULL;
+
+-- Ends the user's live sessions but the newest @keep (the cap on live
+-- sessions per user): one statement, so concurrent logins each trim to the
+-- cap and the last one leaves at most @keep.
+-- name: RevokeExcessSessions :execrows
+UPDATE sessions SET revoked_at = @now::timestamptz
+WHERE sessions.user_id = @user_id AND sessions.revoked_at IS NULL AND sessions.expires_at > @now::timestamptz
+  AND sessions.id NOT IN (
+    SELECT newer.id FROM sessions newer
+    WHERE newer.user_id = @user_id AND newer.revoked_at IS NULL AND newer.expires_at > @now::timestamptz
+    ORDER BY newer.created_at DESC, newer.id DESC
+    LIMIT @keep::int);
+
+-- Keeps the newest @keep spent tokens of a session (enough to recognise
+-- the reuse of a recent one) and deletes the rest, so a session's rows stay
+-- bounded however often it refreshes.
+-- name: TrimSpentRefreshTokens :execrows
+DELETE FROM refresh_tokens
+WHERE refresh_tokens.session_id = @session_id AND refresh_tokens.spent_at IS NOT NULL
+  AND refresh_tokens.token_hash NOT IN (
+    SELECT newer.token_hash FROM refresh_tokens newer
+    WHERE newer.session_id = @session_id AND newer.spent_at IS NOT NULL
+    ORDER BY newer.spent_at DESC, newer.token_hash DESC
+    LIMIT @keep::int);
+
+-- One batch of sessions that expired or were revoked before @before (their
+-- refresh tokens go with them, ON DELETE CASCADE). SKIP LOCKED: replicas
+-- purging at once take different rows instead of waiting on each other,
+-- and a session being refreshed is left for the next batch.
+-- name: PurgeEndedSessions :execrows
+DELETE FROM sessions WHERE id IN (
+    SELECT ended.id FROM sessions ended
+    WHERE ended.expires_at < @before::timestamptz OR ended.revoked_at < @before::timestamptz
+    LIMIT @batch::int
+    FOR UPDATE SKIP LOCKED);
+
+-- One batch of refresh tokens spent before @before.
+-- name: PurgeSpentRefreshTokens :execrows
+DELETE FROM refresh_tokens WHERE token_hash IN (
+    SELECT spent.token_hash FROM refresh_tokens spent WHERE spent.spent_at < @before::timestamptz
+    LIMIT @batch::int
+    FOR UPDATE SKIP LOCKED);
