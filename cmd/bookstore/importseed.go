@@ -21,24 +21,30 @@ the tutorial's database is instance/bookstore.db in the app's directory
 
 Users keep their werkzeug password hashes (sha256$salt$hash,
 pbkdf2:HASH:N$salt$hash, scrypt:N:r:p$salt$hash): they log in with their old
-password, which is then rehashed with argon2id. Admins stay admins. Books map
-name to title, Author to author, Publisher to publisher and book_prize to
-price_cents (see --prize-unit).
+password, which is then rehashed with argon2id. Their passwords never met
+today's policy: the first login checks it, and a password that fails leaves
+the user able to do nothing but change it. The seed's admins are imported as
+regular users unless --import-admins is given. Books map name to title,
+Author to author, Publisher to publisher and book_prize to price_cents (see
+--prize-unit).
 
 Users whose name breaks the username rules (3 to 50 of A-Z a-z 0-9 _ . -) or
-clashes with another (case-insensitively), users without a usable hash, and
-books with a missing field or a skipped owner are reported and skipped.
-Running it again imports nothing twice: imported ids derive from the seed's.
+clashes with another (case-insensitively), users without a usable hash or
+with one over the cost caps, and books with a missing field or a skipped
+owner are reported and skipped. Running it again imports nothing twice, and
+never brings back an account deleted here since: every imported account is
+recorded.
 `
 
 func runImportSeed(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	f := newFlagSet("import-seed", getenv, databaseSettings("log-level")...)
 	unit := f.fs.String("prize-unit", "whole", "what book_prize counts: `whole` currency units (12 → 1200 cents) or cents")
+	admins := f.fs.Bool("import-admins", false, "make the seed's admins admins here (default: regular users)")
 	path, err := parseWithPath(f, args, stdout, importSeedUsage, "import-seed: want the PATH of the Flask app's bookstore.db")
 	if err != nil {
 		return err
 	}
-	opts := seedimport.Options{}
+	opts := seedimport.Options{Admins: *admins}
 	switch strings.ToLower(*unit) {
 	case "whole":
 		opts.PrizeUnit = seedimport.Whole
@@ -120,6 +126,9 @@ func printReport(w io.Writer, path string, r seedimport.Report, unit seedimport.
 	fmt.Fprintf(w, "Imported %s:\n", path)
 	fmt.Fprintf(w, "  users: %d imported (admins: %d), %d already imported, %d skipped\n",
 		r.UsersImported, r.AdminsImported, r.UsersAlready, len(r.Skips("users")))
+	if r.AdminsDemoted > 0 {
+		fmt.Fprintf(w, "  %d of the seed's admins imported as regular users (--import-admins keeps them admins)\n", r.AdminsDemoted)
+	}
 	fmt.Fprintf(w, "  books: %d imported, %d already imported, %d skipped\n",
 		r.BooksImported, r.BooksAlready, len(r.Skips("books")))
 	if len(r.Skipped) > 0 {

@@ -63,7 +63,8 @@ func TestImportSeedCommand(t *testing.T) {
 	}
 	out := importSeed()
 	for _, want := range []string{
-		"users: 3 imported (admins: 1), 0 already imported, 1 skipped",
+		"users: 3 imported (admins: 0), 0 already imported, 1 skipped",
+		"1 of the seed's admins imported as regular users (--import-admins keeps them admins)",
 		"books: 1 imported, 0 already imported, 1 skipped",
 		`user #4 "ALICE": the name clashes with user #1 "alice"`,
 		`book #2 "Dune": book_prize is missing`,

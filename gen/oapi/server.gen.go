@@ -68,25 +68,26 @@ func (e HealthStatus) Valid() bool {
 
 // Defines values for ProblemType.
 const (
-	Problemsconflict             ProblemType = "/problems/conflict"
-	Problemsforbidden            ProblemType = "/problems/forbidden"
-	Problemsinternal             ProblemType = "/problems/internal"
-	ProblemsinvalidCredentials   ProblemType = "/problems/invalid-credentials"
-	ProblemsinvalidToken         ProblemType = "/problems/invalid-token"
-	ProblemsmalformedRequest     ProblemType = "/problems/malformed-request"
-	ProblemsmethodNotAllowed     ProblemType = "/problems/method-not-allowed"
-	ProblemsnotFound             ProblemType = "/problems/not-found"
-	Problemsoverloaded           ProblemType = "/problems/overloaded"
-	ProblemspayloadTooLarge      ProblemType = "/problems/payload-too-large"
-	ProblemspreconditionFailed   ProblemType = "/problems/precondition-failed"
-	ProblemsrefreshTokenReused   ProblemType = "/problems/refresh-token-reused"
-	ProblemstooManyRequests      ProblemType = "/problems/too-many-requests"
-	Problemsunauthorized         ProblemType = "/problems/unauthorized"
-	Problemsunavailable          ProblemType = "/problems/unavailable"
-	ProblemsunsupportedMediaType ProblemType = "/problems/unsupported-media-type"
-	ProblemsusernameTaken        ProblemType = "/problems/username-taken"
-	Problemsvalidation           ProblemType = "/problems/validation"
-	ProblemswrongPassword        ProblemType = "/problems/wrong-password"
+	Problemsconflict               ProblemType = "/problems/conflict"
+	Problemsforbidden              ProblemType = "/problems/forbidden"
+	Problemsinternal               ProblemType = "/problems/internal"
+	ProblemsinvalidCredentials     ProblemType = "/problems/invalid-credentials"
+	ProblemsinvalidToken           ProblemType = "/problems/invalid-token"
+	ProblemsmalformedRequest       ProblemType = "/problems/malformed-request"
+	ProblemsmethodNotAllowed       ProblemType = "/problems/method-not-allowed"
+	ProblemsnotFound               ProblemType = "/problems/not-found"
+	Problemsoverloaded             ProblemType = "/problems/overloaded"
+	ProblemspasswordChangeRequired ProblemType = "/problems/password-change-required"
+	ProblemspayloadTooLarge        ProblemType = "/problems/payload-too-large"
+	ProblemspreconditionFailed     ProblemType = "/problems/precondition-failed"
+	ProblemsrefreshTokenReused     ProblemType = "/problems/refresh-token-reused"
+	ProblemstooManyRequests        ProblemType = "/problems/too-many-requests"
+	Problemsunauthorized           ProblemType = "/problems/unauthorized"
+	Problemsunavailable            ProblemType = "/problems/unavailable"
+	ProblemsunsupportedMediaType   ProblemType = "/problems/unsupported-media-type"
+	ProblemsusernameTaken          ProblemType = "/problems/username-taken"
+	Problemsvalidation             ProblemType = "/problems/validation"
+	ProblemswrongPassword          ProblemType = "/problems/wrong-password"
 )
 
 // Valid indicates whether the value is a known member of the ProblemType enum.
@@ -109,6 +110,8 @@ func (e ProblemType) Valid() bool {
 	case ProblemsnotFound:
 		return true
 	case Problemsoverloaded:
+		return true
+	case ProblemspasswordChangeRequired:
 		return true
 	case ProblemspayloadTooLarge:
 		return true
@@ -424,6 +427,15 @@ type TokenPair struct {
 	// Example: 900
 	ExpiresIn int `json:"expires_in"`
 
+	// PasswordChangeRequired Present and true when the account must change its password before
+	// anything else (an imported password that fails today's policy):
+	// every operation but `PUT /users/me/password` and logout answers
+	// 403 `/problems/password-change-required` until it does.
+	//
+	//
+	// Example: true
+	PasswordChangeRequired *bool `json:"password_change_required,omitempty"`
+
 	// RefreshToken Example: bsr_q3v9Xq2m7dN0cTqfJ1lY8Zp4s6WkR0bH5eA2uV9xC3o
 	RefreshToken RefreshTokenValue  `json:"refresh_token"`
 	TokenType    TokenPairTokenType `json:"token_type"`
@@ -502,6 +514,9 @@ type InvalidCredentials = Problem
 
 // NotFound An RFC 9457 problem details document.
 type NotFound = Problem
+
+// PasswordChangeRequired An RFC 9457 problem details document.
+type PasswordChangeRequired = Problem
 
 // PasswordCheckUnavailable An RFC 9457 problem details document.
 type PasswordCheckUnavailable = Problem
@@ -1469,6 +1484,8 @@ type InvalidCredentialsApplicationProblemPlusJSONResponse struct {
 
 type NotFoundApplicationProblemPlusJSONResponse Problem
 
+type PasswordChangeRequiredApplicationProblemPlusJSONResponse Problem
+
 type PasswordCheckUnavailableResponseHeaders struct {
 	RetryAfter int
 }
@@ -2322,6 +2339,22 @@ func (response CreateBook401ApplicationProblemPlusJSONResponse) VisitCreateBookR
 	return err
 }
 
+type CreateBook403ApplicationProblemPlusJSONResponse struct {
+	PasswordChangeRequiredApplicationProblemPlusJSONResponse
+}
+
+func (response CreateBook403ApplicationProblemPlusJSONResponse) VisitCreateBookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateBook409ApplicationProblemPlusJSONResponse struct {
 	ConflictApplicationProblemPlusJSONResponse
 }
@@ -2449,6 +2482,22 @@ func (response DeleteBook401ApplicationProblemPlusJSONResponse) VisitDeleteBookR
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteBook403ApplicationProblemPlusJSONResponse struct {
+	PasswordChangeRequiredApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteBook403ApplicationProblemPlusJSONResponse) VisitDeleteBookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2581,6 +2630,22 @@ func (response GetBook401ApplicationProblemPlusJSONResponse) VisitGetBookRespons
 	return err
 }
 
+type GetBook403ApplicationProblemPlusJSONResponse struct {
+	PasswordChangeRequiredApplicationProblemPlusJSONResponse
+}
+
+func (response GetBook403ApplicationProblemPlusJSONResponse) VisitGetBookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetBook404ApplicationProblemPlusJSONResponse struct {
 	NotFoundApplicationProblemPlusJSONResponse
 }
@@ -2691,6 +2756,22 @@ func (response UpdateBook401ApplicationProblemPlusJSONResponse) VisitUpdateBookR
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateBook403ApplicationProblemPlusJSONResponse struct {
+	PasswordChangeRequiredApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateBook403ApplicationProblemPlusJSONResponse) VisitUpdateBookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3100,6 +3181,22 @@ func (response GetCurrentUser401ApplicationProblemPlusJSONResponse) VisitGetCurr
 	return err
 }
 
+type GetCurrentUser403ApplicationProblemPlusJSONResponse struct {
+	PasswordChangeRequiredApplicationProblemPlusJSONResponse
+}
+
+func (response GetCurrentUser403ApplicationProblemPlusJSONResponse) VisitGetCurrentUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetCurrentUser500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -3334,6 +3431,22 @@ func (response ListMySessions401ApplicationProblemPlusJSONResponse) VisitListMyS
 	return err
 }
 
+type ListMySessions403ApplicationProblemPlusJSONResponse struct {
+	PasswordChangeRequiredApplicationProblemPlusJSONResponse
+}
+
+func (response ListMySessions403ApplicationProblemPlusJSONResponse) VisitListMySessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListMySessions500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -3412,6 +3525,22 @@ func (response RevokeMySession401ApplicationProblemPlusJSONResponse) VisitRevoke
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeMySession403ApplicationProblemPlusJSONResponse struct {
+	PasswordChangeRequiredApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeMySession403ApplicationProblemPlusJSONResponse) VisitRevokeMySessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3510,6 +3639,22 @@ func (response DeleteUser401ApplicationProblemPlusJSONResponse) VisitDeleteUserR
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteUser403ApplicationProblemPlusJSONResponse struct {
+	PasswordChangeRequiredApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteUser403ApplicationProblemPlusJSONResponse) VisitDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3614,6 +3759,22 @@ func (response GetUser401ApplicationProblemPlusJSONResponse) VisitGetUserRespons
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUser403ApplicationProblemPlusJSONResponse struct {
+	PasswordChangeRequiredApplicationProblemPlusJSONResponse
+}
+
+func (response GetUser403ApplicationProblemPlusJSONResponse) VisitGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }

@@ -13,16 +13,17 @@ import (
 )
 
 const createUser = `-- name: CreateUser :exec
-INSERT INTO users (id, username, password_hash, admin, created_at)
-VALUES ($1, $2, $3, $4, $5)
+INSERT INTO users (id, username, password_hash, admin, created_at, password_change_required)
+VALUES ($1, $2, $3, $4, $5, $6)
 `
 
 type CreateUserParams struct {
-	ID           uuid.UUID
-	Username     string
-	PasswordHash string
-	Admin        bool
-	CreatedAt    time.Time
+	ID                     uuid.UUID
+	Username               string
+	PasswordHash           string
+	Admin                  bool
+	CreatedAt              time.Time
+	PasswordChangeRequired bool
 }
 
 func (q *Queries) CreateUser(ctx context.Context, arg CreateUserParams) error {
@@ -32,6 +33,7 @@ func (q *Queries) CreateUser(ctx context.Context, arg CreateUserParams) error {
 		arg.PasswordHash,
 		arg.Admin,
 		arg.CreatedAt,
+		arg.PasswordChangeRequired,
 	)
 	return err
 }
@@ -141,6 +143,43 @@ func (q *Queries) ListUsers(ctx context.Context, arg ListUsersParams) ([]User, e
 		return nil, err
 	}
 	return items, nil
+}
+
+const setNewPassword = `-- name: SetNewPassword :execrows
+UPDATE users SET password_hash = $1, password_change_required = false WHERE id = $2
+`
+
+type SetNewPasswordParams struct {
+	PasswordHash string
+	ID           uuid.UUID
+}
+
+// A password chosen under today's policy: the hash, and the end of any
+// forced change. (SetPasswordHash, the rehash of the same password, keeps
+// the flag.)
+func (q *Queries) SetNewPassword(ctx context.Context, arg SetNewPasswordParams) (int64, error) {
+	result, err := q.db.Exec(ctx, setNewPassword, arg.PasswordHash, arg.ID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const setPasswordChangeRequired = `-- name: SetPasswordChangeRequired :execrows
+UPDATE users SET password_change_required = $1 WHERE id = $2
+`
+
+type SetPasswordChangeRequiredParams struct {
+	Required bool
+	ID       uuid.UUID
+}
+
+func (q *Queries) SetPasswordChangeRequired(ctx context.Context, arg SetPasswordChangeRequiredParams) (int64, error) {
+	result, err := q.db.Exec(ctx, setPasswordChangeRequired, arg.Required, arg.ID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const setPasswordHash = `-- name: SetPasswordHash :execrows

@@ -13,7 +13,7 @@ import (
 )
 
 const authenticateSession = `-- name: AuthenticateSession :one
-SELECT s.last_used_at, u.username, u.admin
+SELECT s.last_used_at, u.username, u.admin, u.password_change_required
 FROM sessions s
 JOIN users u ON u.id = s.user_id
 WHERE s.id = ?1
@@ -29,9 +29,10 @@ type AuthenticateSessionParams struct {
 }
 
 type AuthenticateSessionRow struct {
-	LastUsedAt int64
-	Username   string
-	Admin      int64
+	LastUsedAt             int64
+	Username               string
+	Admin                  int64
+	PasswordChangeRequired int64
 }
 
 // The session with its user, when the session is live and belongs to user_id:
@@ -39,7 +40,12 @@ type AuthenticateSessionRow struct {
 func (q *Queries) AuthenticateSession(ctx context.Context, arg AuthenticateSessionParams) (AuthenticateSessionRow, error) {
 	row := q.db.QueryRowContext(ctx, authenticateSession, arg.ID, arg.UserID, arg.Now)
 	var i AuthenticateSessionRow
-	err := row.Scan(&i.LastUsedAt, &i.Username, &i.Admin)
+	err := row.Scan(
+		&i.LastUsedAt,
+		&i.Username,
+		&i.Admin,
+		&i.PasswordChangeRequired,
+	)
 	return i, err
 }
 

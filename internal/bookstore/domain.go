@@ -16,6 +16,10 @@ type User struct {
 	PasswordHash string
 	Admin        bool
 	CreatedAt    time.Time
+	// PasswordChangeRequired is set while the password has not been shown
+	// to meet today's policy (an imported one, until a login checks it) or
+	// failed it: the user's sessions may only change the password.
+	PasswordChangeRequired bool
 }
 
 // Session is one login: the family of refresh tokens that share it, and the
@@ -43,6 +47,9 @@ type Principal struct {
 	SessionID uuid.UUID
 	Username  string
 	Admin     bool
+	// PasswordChangeRequired: the caller may only change the password (or
+	// log out) until they do; see User.
+	PasswordChangeRequired bool
 }
 
 // Book is one entry of a user's catalogue. Version counts updates and is the

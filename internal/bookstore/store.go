@@ -40,8 +40,17 @@ type UserStore interface {
 	SetUserAdmin(ctx context.Context, id uuid.UUID, admin bool) (User, error)
 	// SetPasswordHash replaces the hash alone (a transparent parameter upgrade).
 	SetPasswordHash(ctx context.Context, id uuid.UUID, hash string) error
-	// ChangePassword replaces the hash and revokes every session of the user
-	// but keep, in one transaction.
+	// SetPasswordChangeRequired sets or clears the user's flag
+	// (ErrNotFound if there is no such user).
+	SetPasswordChangeRequired(ctx context.Context, id uuid.UUID, required bool) error
+	// ImportUser creates u and records that it came from source's sourceID,
+	// in one transaction. When that source id was imported before (even if
+	// the account has been deleted since) nothing changes and created is
+	// false. A taken username is ErrConflict, and nothing is recorded.
+	ImportUser(ctx context.Context, u User, source, sourceID string, now time.Time) (created bool, err error)
+	// ChangePassword replaces the hash (a password chosen under today's
+	// policy, so it clears PasswordChangeRequired) and revokes every session
+	// of the user but keep, in one transaction.
 	ChangePassword(ctx context.Context, id uuid.UUID, hash string, keep uuid.UUID, now time.Time) error
 	// DeleteUser removes the user with their books and sessions.
 	DeleteUser(ctx context.Context, id uuid.UUID) error

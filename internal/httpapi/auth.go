@@ -75,13 +75,39 @@ func (s *Server) Login(ctx context.Context, req oapi.LoginRequestObject) (oapi.L
 	if err := s.throttle.LoginSucceeded(ctx, now, username, info.clientIP, slots); err != nil {
 		return nil, err
 	}
+	mustChange, err := s.reviewImportedPassword(ctx, u, password)
+	if err != nil {
+		return nil, err
+	}
 	pair, sessionID, err := s.startSession(ctx, u.ID, info)
 	if err != nil {
 		return nil, err
 	}
-	s.log.InfoContext(ctx, "login succeeded", "event", "login_succeeded", "user_id", u.ID, "session_id", sessionID, "ip", info.clientIP)
+	if mustChange {
+		pair.Body.PasswordChangeRequired = &mustChange
+	}
+	s.log.InfoContext(ctx, "login succeeded", "event", "login_succeeded", "user_id", u.ID, "session_id", sessionID, "ip", info.clientIP,
+		"password_change_required", mustChange)
 	s.metrics.loginSucceeded()
 	return oapi.Login200JSONResponse{TokenPairJSONResponse: pair}, nil
+}
+
+// reviewImportedPassword settles, while the password is at hand, whether a
+// flagged account (an imported password, never checked against the policy)
+// must change it: a password that passes today's policy clears the flag; one
+// that fails keeps it, and the sessions can only change the password until
+// it is changed.
+func (s *Server) reviewImportedPassword(ctx context.Context, u bookstore.User, password string) (mustChange bool, err error) {
+	if !u.PasswordChangeRequired {
+		return false, nil
+	}
+	if s.policy.Check(u.Username, password) != nil {
+		return true, nil
+	}
+	if err := s.store.SetPasswordChangeRequired(ctx, u.ID, false); err != nil {
+		return true, err
+	}
+	return false, nil
 }
 
 // startSession opens a session for userID and returns its first token pair.

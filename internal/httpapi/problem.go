@@ -21,6 +21,7 @@ const (
 	typeInvalidCredentials   = "/problems/invalid-credentials"
 	typeForbidden            = "/problems/forbidden"
 	typeWrongPassword        = "/problems/wrong-password"
+	typePasswordChange       = "/problems/password-change-required"
 	typeNotFound             = "/problems/not-found"
 	typeConflict             = "/problems/conflict"
 	typeUsernameTaken        = "/problems/username-taken"

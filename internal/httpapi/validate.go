@@ -27,6 +27,8 @@ type validator struct {
 	options *openapi3filter.Options
 	// bodyLimits holds the operations that take a body, with their limits.
 	bodyLimits map[*openapi3.Operation]bodyLimits
+	// gate holds back the sessions that must change their password first.
+	gate passwordChangeGate
 }
 
 // RegisterFormats teaches kin-openapi the string formats the spec uses that
@@ -54,6 +56,7 @@ func newValidator(spec *openapi3.T) (*validator, error) {
 	return &validator{
 		router:     router,
 		bodyLimits: limits,
+		gate:       newPasswordChangeGate(spec),
 		options: &openapi3filter.Options{
 			MultiError:         true,
 			AuthenticationFunc: requireCaller,
@@ -122,6 +125,10 @@ func (v *validator) middleware(s *Server, next http.Handler) http.Handler {
 		}
 		if err := openapi3filter.ValidateRequest(r.Context(), in); err != nil {
 			writeProblem(w, r, s.log, validationProblem(info, err))
+			return
+		}
+		if p := v.gate.check(r.Context(), info.operationID); p != nil {
+			writeProblem(w, r, s.log, p)
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -66,10 +66,11 @@ func (db *DB) AuthenticateSession(ctx context.Context, sessionID, userID uuid.UU
 		}
 	}
 	return bookstore.Principal{
-		UserID:    userID,
-		SessionID: sessionID,
-		Username:  row.Username,
-		Admin:     row.Admin,
+		UserID:                 userID,
+		SessionID:              sessionID,
+		Username:               row.Username,
+		Admin:                  row.Admin,
+		PasswordChangeRequired: row.PasswordChangeRequired,
 	}, nil
 }
 

@@ -16,13 +16,7 @@ const (
 )
 
 func (db *DB) CreateUser(ctx context.Context, u bookstore.User) error {
-	err := db.q.CreateUser(ctx, pgdb.CreateUserParams{
-		ID:           u.ID,
-		Username:     u.Username,
-		PasswordHash: u.PasswordHash,
-		Admin:        u.Admin,
-		CreatedAt:    ms(u.CreatedAt),
-	})
+	err := db.q.CreateUser(ctx, createUserParams(u))
 	return mapErr(err, msgUserNotFound, msgUsernameTaken)
 }
 
@@ -84,7 +78,7 @@ func (db *DB) SetPasswordHash(ctx context.Context, id uuid.UUID, hash string) er
 // against a concurrent ChangePassword or DeleteUser of the same user.
 func (db *DB) ChangePassword(ctx context.Context, id uuid.UUID, hash string, keep uuid.UUID, now time.Time) error {
 	err := db.inTx(ctx, func(q *pgdb.Queries) error {
-		n, err := q.SetPasswordHash(ctx, pgdb.SetPasswordHashParams{ID: id, PasswordHash: hash})
+		n, err := q.SetNewPassword(ctx, pgdb.SetNewPasswordParams{ID: id, PasswordHash: hash})
 		if err != nil {
 			return err
 		}
@@ -111,12 +105,24 @@ func (db *DB) DeleteUser(ctx context.Context, id uuid.UUID) error {
 	return nil
 }
 
+func createUserParams(u bookstore.User) pgdb.CreateUserParams {
+	return pgdb.CreateUserParams{
+		ID:                     u.ID,
+		Username:               u.Username,
+		PasswordHash:           u.PasswordHash,
+		Admin:                  u.Admin,
+		CreatedAt:              ms(u.CreatedAt),
+		PasswordChangeRequired: u.PasswordChangeRequired,
+	}
+}
+
 func userFromRow(r pgdb.User) bookstore.User {
 	return bookstore.User{
-		ID:           r.ID,
-		Username:     r.Username,
-		PasswordHash: r.PasswordHash,
-		Admin:        r.Admin,
-		CreatedAt:    fromDB(r.CreatedAt),
+		ID:                     r.ID,
+		Username:               r.Username,
+		PasswordHash:           r.PasswordHash,
+		Admin:                  r.Admin,
+		CreatedAt:              fromDB(r.CreatedAt),
+		PasswordChangeRequired: r.PasswordChangeRequired,
 	}
 }

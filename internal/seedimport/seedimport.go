@@ -19,12 +19,17 @@
 //	    book_prize = db.Column(db.Integer)
 //
 // Users keep their werkzeug password hashes; auth.Hasher verifies them at
-// login and replaces them with argon2id on the first success. Books map
-// name→title, Author→author, Publisher→publisher and book_prize→price_cents.
-// What cannot be imported (a username that breaks the rules or clashes, a
-// hash no login could verify, a book with a missing field) is reported and
+// login and replaces them with argon2id on the first success. Their
+// passwords never met today's policy, so they are imported with
+// PasswordChangeRequired: the first login checks the password against the
+// policy and, if it fails, the user may only change it. Seed admins become
+// admins only with Options.Admins. Books map name→title, Author→author,
+// Publisher→publisher and book_prize→price_cents. What cannot be imported (a
+// username that breaks the rules or clashes, a hash no login could verify
+// or one over the cost caps, a book with a missing field) is reported and
 // skipped, never fatal. Imported rows get ids derived from the seed's
-// (UUIDv5), so a second run finds them and imports nothing twice.
+// (UUIDv5), and every imported account is recorded (Source), so a second
+// run imports nothing twice and never brings back an account deleted here.
 package seedimport
 
 import (
@@ -61,9 +66,16 @@ const (
 	Cents
 )
 
+// Source names this importer's accounts in the record of imported ones.
+const Source = "flask-tutorial"
+
 // Options adjust an import.
 type Options struct {
 	PrizeUnit PrizeUnit
+	// Admins makes the seed's admins admins here. Without it they are
+	// imported as regular users (and counted in Report.AdminsDemoted):
+	// an admin's old password is the likeliest to have leaked.
+	Admins bool
 	// Now stamps created_at of what is imported (the seed has no
 	// timestamps); zero means time.Now.
 	Now time.Time
@@ -88,6 +100,8 @@ func (s Skip) String() string {
 // Report is what an import did.
 type Report struct {
 	UsersImported, AdminsImported, UsersAlready int
+	AdminsDemoted                               int // seed admins imported as regular users
+	UsersDeletedHere                            int // imported before and deleted since: not brought back
 	BooksImported, BooksAlready                 int
 	Skipped                                     []Skip
 }
@@ -164,30 +178,37 @@ func Import(ctx context.Context, path string, store bookstore.Store, opts Option
 			continue
 		}
 		id := userID(su)
-		if _, err := store.FindUserByID(ctx, id); err == nil {
+		u := bookstore.User{ID: id, Username: name, PasswordHash: su.password.String,
+			Admin: su.admin.Valid && su.admin.Bool && opts.Admins, CreatedAt: now, PasswordChangeRequired: true}
+		created, err := store.ImportUser(ctx, u, Source, id.String(), now)
+		switch {
+		case errors.Is(err, bookstore.ErrConflict):
+			if existing, err := store.FindUserByUsername(ctx, name); err == nil {
+				skip(fmt.Sprintf("the username is taken here by %s (usernames are compared case-insensitively)", existing.Username))
+			} else {
+				skip("the username is taken here (usernames are compared case-insensitively)")
+			}
+			continue
+		case err != nil:
+			return r, err
+		case !created:
+			// Imported by an earlier run: here still, or deleted since.
+			if _, err := store.FindUserByID(ctx, id); errors.Is(err, bookstore.ErrNotFound) {
+				r.UsersDeletedHere++
+				skip("imported before and deleted here since: not brought back")
+				continue
+			} else if err != nil {
+				return r, err
+			}
 			r.UsersAlready++
 			owners[su.id] = id
 			continue
-		} else if !errors.Is(err, bookstore.ErrNotFound) {
-			return r, err
-		}
-		if existing, err := store.FindUserByUsername(ctx, name); err == nil {
-			skip(fmt.Sprintf("the username is taken here by %s (usernames are compared case-insensitively)", existing.Username))
-			continue
-		} else if !errors.Is(err, bookstore.ErrNotFound) {
-			return r, err
-		}
-		u := bookstore.User{ID: id, Username: name, PasswordHash: su.password.String, Admin: su.admin.Valid && su.admin.Bool, CreatedAt: now}
-		if err := store.CreateUser(ctx, u); err != nil {
-			if errors.Is(err, bookstore.ErrConflict) {
-				skip("the username is taken here (usernames are compared case-insensitively)")
-				continue
-			}
-			return r, err
 		}
 		r.UsersImported++
 		if u.Admin {
 			r.AdminsImported++
+		} else if su.admin.Valid && su.admin.Bool {
+			r.AdminsDemoted++
 		}
 		owners[su.id] = id
 	}

@@ -109,7 +109,7 @@ func TestImport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.UsersImported != 5 || r.AdminsImported != 1 || r.UsersAlready != 0 {
+	if r.UsersImported != 5 || r.AdminsImported != 0 || r.AdminsDemoted != 1 || r.UsersAlready != 0 {
 		t.Errorf("users: %+v", r)
 	}
 	wantUserSkips := map[int64]string{
@@ -139,11 +139,12 @@ func TestImport(t *testing.T) {
 
 	// What came in.
 	alice, err := store.FindUserByUsername(ctx, "alice")
-	if err != nil || alice.Admin || alice.PasswordHash != seedUsers[0][3] {
+	if err != nil || alice.Admin || alice.PasswordHash != seedUsers[0][3] || !alice.PasswordChangeRequired {
 		t.Fatalf("alice: %+v %v", alice, err)
 	}
-	if root, err := store.FindUserByUsername(ctx, "root"); err != nil || !root.Admin {
-		t.Errorf("root is not an admin: %+v %v", root, err)
+	// Without Options.Admins, the seed's admin is a regular user here.
+	if root, err := store.FindUserByUsername(ctx, "root"); err != nil || root.Admin {
+		t.Errorf("root was imported as an admin without Options.Admins: %+v %v", root, err)
 	}
 	books, err := store.ListBooks(ctx, bookstore.BookFilter{OwnerID: &alice.ID, Sort: bookstore.SortTitle, Limit: 10})
 	if err != nil || len(books) != 2 {
@@ -182,6 +183,67 @@ func TestImport(t *testing.T) {
 		}
 		if !strings.HasPrefix(u.PasswordHash, "$argon2id$") {
 			t.Errorf("%s not rehashed: %s", name, u.PasswordHash)
+		}
+	}
+}
+
+// TestImportRespectsDeletions: an account deleted here after an import is
+// not brought back by the next run, with its old hash or anything else,
+// and its books are not imported again either.
+func TestImportRespectsDeletions(t *testing.T) {
+	ctx := context.Background()
+	seed := MustWriteSeed(t, seedUsers[:2], seedBooks[:3])
+	store := MustOpenStore(t)
+	if r, err := seedimport.Import(ctx, seed, store, seedimport.Options{}); err != nil || r.UsersImported != 2 || r.BooksImported != 3 {
+		t.Fatalf("first run: %+v %v", r, err)
+	}
+	alice, err := store.FindUserByUsername(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.DeleteUser(ctx, alice.ID); err != nil {
+		t.Fatal(err)
+	}
+	for run := range 2 {
+		r, err := seedimport.Import(ctx, seed, store, seedimport.Options{Admins: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.UsersImported != 0 || r.UsersDeletedHere != 1 || r.UsersAlready != 1 || r.BooksImported != 0 {
+			t.Errorf("run %d after the deletion: %+v", run+2, r)
+		}
+		checkSkips(t, r.Skips("users"), map[int64]string{1: "deleted here since: not brought back"})
+		if _, err := store.FindUserByUsername(ctx, "alice"); err == nil {
+			t.Fatalf("run %d brought the deleted account back", run+2)
+		}
+	}
+	// Someone registering the name here afterwards is a different account,
+	// and no later import touches it.
+	if err := store.CreateUser(ctx, bookstore.User{ID: mustUUID(t), Username: "alice", PasswordHash: "$argon2id$x"}); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := seedimport.Import(ctx, seed, store, seedimport.Options{}); err != nil || r.UsersDeletedHere != 1 || r.UsersImported != 0 {
+		t.Errorf("run with the name taken again: %+v %v", r, err)
+	}
+}
+
+// TestImportAdminsOnlyWithFlag: the seed's admin is an admin here only
+// with Options.Admins.
+func TestImportAdminsOnlyWithFlag(t *testing.T) {
+	ctx := context.Background()
+	seed := MustWriteSeed(t, seedUsers[3:4], nil) // root, an admin in the seed
+	for _, admins := range []bool{false, true} {
+		store := MustOpenStore(t)
+		r, err := seedimport.Import(ctx, seed, store, seedimport.Options{Admins: admins})
+		if err != nil {
+			t.Fatal(err)
+		}
+		root, err := store.FindUserByUsername(ctx, "root")
+		if err != nil || root.Admin != admins || !root.PasswordChangeRequired {
+			t.Errorf("Admins=%v: root %+v %v", admins, root, err)
+		}
+		if admins && (r.AdminsImported != 1 || r.AdminsDemoted != 0) || !admins && (r.AdminsImported != 0 || r.AdminsDemoted != 1) {
+			t.Errorf("Admins=%v: report %+v", admins, r)
 		}
 	}
 }

@@ -62,10 +62,11 @@ func (db *DB) AuthenticateSession(ctx context.Context, sessionID, userID uuid.UU
 		}
 	}
 	return bookstore.Principal{
-		UserID:    userID,
-		SessionID: sessionID,
-		Username:  row.Username,
-		Admin:     row.Admin != 0,
+		UserID:                 userID,
+		SessionID:              sessionID,
+		Username:               row.Username,
+		Admin:                  row.Admin != 0,
+		PasswordChangeRequired: row.PasswordChangeRequired != 0,
 	}, nil
 }
 

@@ -16,13 +16,7 @@ const (
 )
 
 func (db *DB) CreateUser(ctx context.Context, u bookstore.User) error {
-	err := db.w.CreateUser(ctx, sqlitedb.CreateUserParams{
-		ID:           u.ID,
-		Username:     u.Username,
-		PasswordHash: u.PasswordHash,
-		Admin:        boolInt(u.Admin),
-		CreatedAt:    millis(u.CreatedAt),
-	})
+	err := db.w.CreateUser(ctx, createUserParams(u))
 	return mapErr(err, msgUserNotFound, msgUsernameTaken)
 }
 
@@ -82,7 +76,7 @@ func (db *DB) SetPasswordHash(ctx context.Context, id uuid.UUID, hash string) er
 
 func (db *DB) ChangePassword(ctx context.Context, id uuid.UUID, hash string, keep uuid.UUID, now time.Time) error {
 	err := db.write(ctx, func(q *sqlitedb.Queries) error {
-		n, err := q.SetPasswordHash(ctx, sqlitedb.SetPasswordHashParams{ID: id, PasswordHash: hash})
+		n, err := q.SetNewPassword(ctx, sqlitedb.SetNewPasswordParams{ID: id, PasswordHash: hash})
 		if err != nil {
 			return err
 		}
@@ -109,13 +103,25 @@ func (db *DB) DeleteUser(ctx context.Context, id uuid.UUID) error {
 	return nil
 }
 
+func createUserParams(u bookstore.User) sqlitedb.CreateUserParams {
+	return sqlitedb.CreateUserParams{
+		ID:                     u.ID,
+		Username:               u.Username,
+		PasswordHash:           u.PasswordHash,
+		Admin:                  boolInt(u.Admin),
+		CreatedAt:              millis(u.CreatedAt),
+		PasswordChangeRequired: boolInt(u.PasswordChangeRequired),
+	}
+}
+
 func userFromRow(r sqlitedb.User) bookstore.User {
 	return bookstore.User{
-		ID:           r.ID,
-		Username:     r.Username,
-		PasswordHash: r.PasswordHash,
-		Admin:        r.Admin != 0,
-		CreatedAt:    fromMillis(r.CreatedAt),
+		ID:                     r.ID,
+		Username:               r.Username,
+		PasswordHash:           r.PasswordHash,
+		Admin:                  r.Admin != 0,
+		CreatedAt:              fromMillis(r.CreatedAt),
+		PasswordChangeRequired: r.PasswordChangeRequired != 0,
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/bookstore/bookstore/internal/bookstore"
 )
 
@@ -145,5 +147,86 @@ func testLifecycle(t *testing.T, open func(t *testing.T) bookstore.Store) {
 		if n, err := s.RevokeExcessSessions(t.Context(), u.ID, 2, now); err != nil || n != 0 {
 			t.Errorf("again = %d, %v; want 0", n, err)
 		}
+	})
+
+	t.Run("ImportUser", func(t *testing.T) {
+		s := open(t)
+		u := bookstore.User{ID: uuid.New(), Username: "imported", PasswordHash: someHash, CreatedAt: t0, PasswordChangeRequired: true}
+		created, err := s.ImportUser(t.Context(), u, "seed", "user:1", t0)
+		if err != nil || !created {
+			t.Fatalf("ImportUser = %v, %v; want created", created, err)
+		}
+		got, err := s.FindUserByID(t.Context(), u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkUser(t, got, u)
+		if !got.PasswordChangeRequired {
+			t.Error("PasswordChangeRequired was not stored")
+		}
+		// Deleted here: the record outlives it, and a second import of the
+		// same source id creates nothing.
+		if err := s.DeleteUser(t.Context(), u.ID); err != nil {
+			t.Fatal(err)
+		}
+		if created, err := s.ImportUser(t.Context(), u, "seed", "user:1", t0.Add(time.Hour)); err != nil || created {
+			t.Fatalf("ImportUser again = %v, %v; want nothing created", created, err)
+		}
+		if _, err := s.FindUserByID(t.Context(), u.ID); !errors.Is(err, bookstore.ErrNotFound) {
+			t.Errorf("the deleted user is back: %v", err)
+		}
+		// A taken username records nothing: a later import may still come.
+		mustCreateUser(t, s, "taken")
+		clash := bookstore.User{ID: uuid.New(), Username: "TAKEN", PasswordHash: someHash, CreatedAt: t0}
+		_, err = s.ImportUser(t.Context(), clash, "seed", "user:2", t0)
+		wantErr(t, err, bookstore.ErrConflict)
+		clash.Username = "free"
+		if created, err := s.ImportUser(t.Context(), clash, "seed", "user:2", t0); err != nil || !created {
+			t.Errorf("import after a conflict = %v, %v; want created", created, err)
+		}
+		// Another source's id of the same text is another account.
+		other := bookstore.User{ID: uuid.New(), Username: "other", PasswordHash: someHash, CreatedAt: t0}
+		if created, err := s.ImportUser(t.Context(), other, "another-seed", "user:1", t0); err != nil || !created {
+			t.Errorf("another source = %v, %v; want created", created, err)
+		}
+	})
+
+	t.Run("PasswordChangeRequired", func(t *testing.T) {
+		s := open(t)
+		u := bookstore.User{ID: uuid.New(), Username: "flagged", PasswordHash: someHash, CreatedAt: t0, PasswordChangeRequired: true}
+		if err := s.CreateUser(t.Context(), u); err != nil {
+			t.Fatal(err)
+		}
+		sess := mustCreateSession(t, s, u.ID, t0, "r")
+		p, err := s.AuthenticateSession(t.Context(), sess.ID, u.ID, t0)
+		if err != nil || !p.PasswordChangeRequired {
+			t.Fatalf("AuthenticateSession = %+v, %v; want the flag", p, err)
+		}
+		// A rehash keeps the flag; a changed password clears it.
+		if err := s.SetPasswordHash(t.Context(), u.ID, someHash+"x"); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.FindUserByID(t.Context(), u.ID); !got.PasswordChangeRequired {
+			t.Error("a rehash cleared the flag")
+		}
+		if err := s.ChangePassword(t.Context(), u.ID, someHash+"y", sess.ID, t0); err != nil {
+			t.Fatal(err)
+		}
+		if p, err := s.AuthenticateSession(t.Context(), sess.ID, u.ID, t0); err != nil || p.PasswordChangeRequired {
+			t.Errorf("after ChangePassword = %+v, %v; want the flag cleared", p, err)
+		}
+		if err := s.SetPasswordChangeRequired(t.Context(), u.ID, true); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.FindUserByID(t.Context(), u.ID); !got.PasswordChangeRequired {
+			t.Error("SetPasswordChangeRequired(true) did not set it")
+		}
+		if err := s.SetPasswordChangeRequired(t.Context(), u.ID, false); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.FindUserByID(t.Context(), u.ID); got.PasswordChangeRequired {
+			t.Error("SetPasswordChangeRequired(false) did not clear it")
+		}
+		wantErr(t, s.SetPasswordChangeRequired(t.Context(), uuid.New(), true), bookstore.ErrNotFound)
 	})
 }

@@ -225,7 +225,7 @@ func testUsers(t *testing.T, open func(t *testing.T) bookstore.Store) {
 func checkUser(t *testing.T, got, want bookstore.User) {
 	t.Helper()
 	if got.ID != want.ID || got.Username != want.Username || got.PasswordHash != want.PasswordHash ||
-		got.Admin != want.Admin || !got.CreatedAt.Equal(want.CreatedAt) {
+		got.Admin != want.Admin || !got.CreatedAt.Equal(want.CreatedAt) || got.PasswordChangeRequired != want.PasswordChangeRequired {
 		t.Fatalf("user = %+v, want %+v", got, want)
 	}
 }

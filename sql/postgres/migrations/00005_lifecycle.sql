@@ -24,6 +24,14 @@ CREATE TABLE imported_accounts (
     PRIMARY KEY (source, source_id)
 );
 
+-- Accounts imported before this migration have ids derived from the seed's
+-- (UUIDv5): record them, so a deleted one is not brought back either. Those
+-- still on their werkzeug hash never had their password checked against
+-- the policy.
+INSERT INTO imported_accounts (source, source_id, user_id, imported_at)
+SELECT 'flask-tutorial', id::text, id, created_at FROM users WHERE substring(id::text FROM 15 FOR 1) = '5';
+UPDATE users SET password_change_required = true WHERE substring(password_hash FROM 1 FOR 1) <> '$';
+
 -- +goose Down
 DROP TABLE imported_accounts;
 ALTER TABLE users DROP COLUMN password_change_required;

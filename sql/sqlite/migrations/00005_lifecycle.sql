@@ -25,6 +25,14 @@ CREATE TABLE imported_accounts (
     PRIMARY KEY (source, source_id)
 ) STRICT;
 
+-- Accounts imported before this migration have ids derived from the seed's
+-- (UUIDv5, the version digit is the 15th character): record them, so a
+-- deleted one is not brought back either. Those still on their werkzeug
+-- hash never had their password checked against the policy.
+INSERT INTO imported_accounts (source, source_id, user_id, imported_at)
+SELECT 'flask-tutorial', id, id, created_at FROM users WHERE substr(id, 15, 1) = '5';
+UPDATE users SET password_change_required = 1 WHERE substr(password_hash, 1, 1) <> '$';
+
 -- +goose Down
 DROP TABLE imported_accounts;
 ALTER TABLE users DROP COLUMN password_change_required;

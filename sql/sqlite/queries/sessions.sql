@@ -5,7 +5,7 @@ VALUES (@id, @user_id, @created_at, @last_used_at, @expires_at, @revoked_at, @us
 -- The session with its user, when the session is live and belongs to user_id:
 -- authenticating a request is this one indexed read.
 -- name: AuthenticateSession :one
-SELECT s.last_used_at, u.username, u.admin
+SELECT s.last_used_at, u.username, u.admin, u.password_change_required
 FROM sessions s
 JOIN users u ON u.id = s.user_id
 WHERE s.id = @id

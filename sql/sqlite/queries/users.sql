@@ -1,6 +1,6 @@
 -- name: CreateUser :exec
-INSERT INTO users (id, username, password_hash, admin, created_at)
-VALUES (@id, @username, @password_hash, @admin, @created_at);
+INSERT INTO users (id, username, password_hash, admin, created_at, password_change_required)
+VALUES (@id, @username, @password_hash, @admin, @created_at, @password_change_required);
 
 -- name: FindUserByID :one
 SELECT * FROM users WHERE id = @id;
@@ -30,3 +30,12 @@ UPDATE users SET password_hash = @password_hash WHERE id = @id;
 
 -- name: DeleteUser :execrows
 DELETE FROM users WHERE id = @id;
+
+-- A password chosen under today's policy: the hash, and the end of any
+-- forced change. (SetPasswordHash, the rehash of the same password, keeps
+-- the flag.)
+-- name: SetNewPassword :execrows
+UPDATE users SET password_hash = @password_hash, password_change_required = 0 WHERE id = @id;
+
+-- name: SetPasswordChangeRequired :execrows
+UPDATE users SET password_change_required = @required WHERE id = @id;
