@@ -23,6 +23,18 @@ func kidOf(t *testing.T, token string) string {
 	return h.Kid
 }
 
+// startWithAlice runs a server with env, registers alice and logs her in.
+func startWithAlice(t *testing.T, env map[string]string) (*oapi.ClientWithResponses, oapi.TokenPair) {
+	t.Helper()
+	m, _ := NewTestMain(t, env)
+	MustRunMain(t, m)
+	c := newClient(t, m.Addr())
+	if r, err := c.RegisterUserWithResponse(t.Context(), oapi.RegisterRequest{Username: "alice", Password: goodPassword}); err != nil || r.StatusCode() != 201 {
+		t.Fatalf("register: %v", err)
+	}
+	return c, login(t, c, "alice", goodPassword)
+}
+
 // TestKeysRotate rotates the signing key under a running server and a
 // replica on the same database: tokens signed before keep working, tokens
 // of the new key are accepted by the server that has not reloaded yet, and
@@ -30,13 +42,7 @@ func kidOf(t *testing.T, token string) string {
 func TestKeysRotate(t *testing.T) {
 	database := testDatabase(t)
 	env := map[string]string{"BOOKSTORE_DATABASE_URL": database, "BOOKSTORE_JWT_ALG": "EdDSA"}
-	a, _ := NewTestMain(t, env)
-	MustRunMain(t, a)
-	ca := newClient(t, a.Addr())
-	if r, err := ca.RegisterUserWithResponse(t.Context(), oapi.RegisterRequest{Username: "alice", Password: goodPassword}); err != nil || r.StatusCode() != 201 {
-		t.Fatalf("register: %v", err)
-	}
-	before := login(t, ca, "alice", goodPassword)
+	ca, before := startWithAlice(t, env)
 
 	status, stdout, stderr := runCmd(t, "", env, "keys", "rotate")
 	if status != 0 || !strings.HasPrefix(stdout, "new EdDSA signing key ") {
@@ -74,13 +80,7 @@ func TestKeysRotate(t *testing.T) {
 func TestKeysRevoke(t *testing.T) {
 	database := testDatabase(t)
 	env := map[string]string{"BOOKSTORE_DATABASE_URL": database, "BOOKSTORE_JWT_ALG": "EdDSA"}
-	a, _ := NewTestMain(t, env)
-	MustRunMain(t, a)
-	ca := newClient(t, a.Addr())
-	if r, err := ca.RegisterUserWithResponse(t.Context(), oapi.RegisterRequest{Username: "alice", Password: goodPassword}); err != nil || r.StatusCode() != 201 {
-		t.Fatalf("register: %v", err)
-	}
-	before := login(t, ca, "alice", goodPassword)
+	ca, before := startWithAlice(t, env)
 	revoked := kidOf(t, before.AccessToken)
 
 	status, stdout, stderr := runCmd(t, "", env, "keys", "list")

@@ -15,6 +15,18 @@ import (
 	"github.com/bookstore/bookstore/internal/bookstore"
 )
 
+// countKDFCalls counts the derivations h runs from now on.
+func countKDFCalls(h *auth.Hasher) *atomic.Int64 {
+	var calls atomic.Int64
+	auth.WrapKDF(h, func(next auth.KDF) auth.KDF {
+		return func(password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte {
+			calls.Add(1)
+			return next(password, salt, time, memory, threads, keyLen)
+		}
+	})
+	return &calls
+}
+
 // overCapHashes are well-formed hashes whose parameters are over the cost
 // caps: the measured ones (8.7 s, 2.6 s, 3.0 s per wrong password
 // before the caps) and one just over each cap.
@@ -38,13 +50,7 @@ var overCapHashes = map[string]string{
 // and pbkdf2, PHP's and argon2-cffi's argon2id) are within them.
 func TestHashCostCaps(t *testing.T) {
 	h := MustNewHasher(t, fastParams(), 2)
-	var calls atomic.Int64
-	auth.WrapKDF(h, func(next auth.KDF) auth.KDF {
-		return func(password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte {
-			calls.Add(1)
-			return next(password, salt, time, memory, threads, keyLen)
-		}
-	})
+	calls := countKDFCalls(h)
 	for name, stored := range overCapHashes {
 		t.Run(name, func(t *testing.T) {
 			before := calls.Load()
@@ -90,13 +96,7 @@ func TestCheckPasswordUnusableHashFailsClosed(t *testing.T) {
 	ctx := context.Background()
 	db := MustOpenStore(t)
 	h := MustNewHasher(t, fastParams(), 2)
-	var calls atomic.Int64
-	auth.WrapKDF(h, func(next auth.KDF) auth.KDF {
-		return func(password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte {
-			calls.Add(1)
-			return next(password, salt, time, memory, threads, keyLen)
-		}
-	})
+	calls := countKDFCalls(h)
 	u := bookstore.User{ID: uuid.Must(uuid.NewV7()), Username: "heavy", PasswordHash: overCapHashes["scrypt 2^17 r16 p16 (8.7 s)"], CreatedAt: time.Now()}
 	if err := db.CreateUser(ctx, u); err != nil {
 		t.Fatal(err)

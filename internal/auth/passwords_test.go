@@ -126,13 +126,7 @@ func TestVerifyMalformedPHC(t *testing.T) {
 	const salt, key = "c29tZXNhbHQ", "CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc"
 	phc := func(params string) string { return "$argon2id$v=19$" + params + "$" + salt + "$" + key }
 	h := MustNewHasher(t, fastParams(), 0)
-	var calls atomic.Int32
-	auth.WrapKDF(h, func(next auth.KDF) auth.KDF {
-		return func(p, s []byte, tm, m uint32, th uint8, l uint32) []byte {
-			calls.Add(1)
-			return next(p, s, tm, m, th, l)
-		}
-	})
+	calls := countKDFCalls(h)
 	tests := map[string]string{
 		"empty":                "",
 		"dollar":               "$",
