@@ -25,6 +25,9 @@ Usage:
   bookstore user create --username NAME [--admin] [flags]
                                    create a user; the password is read from stdin
   bookstore keys rotate [flags]    make a new signing key; the old ones retire
+  bookstore keys revoke --kid KID [flags]
+                                   withdraw a signing key at once (a leaked one)
+  bookstore keys list [flags]      list the stored signing keys
   bookstore import-seed [flags] PATH
                                    import the Flask tutorial's bookstore.db (users and books)
   bookstore backup [flags] DEST    copy the live SQLite database to the file DEST
