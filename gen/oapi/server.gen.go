@@ -427,10 +427,13 @@ type TokenPair struct {
 	// Example: 900
 	ExpiresIn int `json:"expires_in"`
 
-	// PasswordChangeRequired Present and true when the account must change its password before
-	// anything else (an imported password that fails today's policy):
-	// every operation but `PUT /users/me/password` and logout answers
-	// 403 `/problems/password-change-required` until it does.
+	// PasswordChangeRequired In a login's response, present and true when the account must
+	// change its password before anything else (an imported password
+	// that fails today's policy): every operation but
+	// `PUT /users/me/password` and logout answers 403
+	// `/problems/password-change-required` until it does, with this
+	// session's tokens and refreshed ones alike. Refresh responses do
+	// not repeat it.
 	//
 	//
 	// Example: true
