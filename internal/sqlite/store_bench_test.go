@@ -138,3 +138,29 @@ func BenchmarkCreateBook(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRotateRefreshToken is one refresh of a session that has reached
+// its steady state: SpentRefreshTokensKept spent tokens, so every rotation
+// also deletes the oldest.
+func BenchmarkRotateRefreshToken(b *testing.B) {
+	d := newBenchDB(b, 1000, 0)
+	ctx := context.Background()
+	token := func(i int) []byte { return fmt.Appendf(nil, "%032d", i) }
+	current := []byte("0123456789abcdef0123456789abcdef")
+	now := time.Now()
+	for i := range bookstore.SpentRefreshTokensKept + 1 {
+		if _, err := d.db.RotateRefreshToken(ctx, current, token(i), now); err != nil {
+			b.Fatal(err)
+		}
+		current = token(i)
+	}
+	i := bookstore.SpentRefreshTokensKept + 1
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := d.db.RotateRefreshToken(ctx, current, token(i), now); err != nil {
+			b.Fatal(err)
+		}
+		current = token(i)
+		i++
+	}
+}
