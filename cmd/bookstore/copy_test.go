@@ -67,6 +67,13 @@ func writeCopyFixture(t *testing.T, dbPath string) copyFixture {
 	if err := srv.Stop(ctx2); err != nil {
 		t.Fatalf("stop: %v", err)
 	}
+	// An imported account (the seed's carol; its alice and bob clash with
+	// the users above), so imported_accounts has a row to copy.
+	var out, errOut strings.Builder
+	if code := run(ctx, []string{"import-seed", mustWriteTutorialDB(t)}, strings.NewReader(""), &out, &errOut,
+		envFunc(map[string]string{"BOOKSTORE_DATABASE_URL": dbPath})); code != 0 || !strings.Contains(out.String(), "users: 1 imported") {
+		t.Fatalf("import-seed: exit %d\n%s%s", code, out.String(), errOut.String())
+	}
 	return fx
 }
 
