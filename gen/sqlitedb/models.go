@@ -24,6 +24,11 @@ type Book struct {
 	UpdatedAt     int64
 }
 
+type BooksSearch struct {
+	Title  string
+	Author string
+}
+
 type IdempotencyKey struct {
 	OwnerID     uuid.UUID
 	Key         string

@@ -86,7 +86,10 @@ func readSchema(ctx context.Context, q querier, engine Engine) (map[string]rawTa
 		tables, err = strings1(ctx, q, `SELECT table_name FROM information_schema.tables
 			WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`)
 	} else {
-		tables, err = strings1(ctx, q, `SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\'`)
+		// Ordinary tables only: not a virtual table (the books_search
+		// index) nor its shadow tables, which the database itself fills
+		// from books through triggers.
+		tables, err = strings1(ctx, q, `SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\'`)
 	}
 	if err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -268,6 +269,13 @@ func afterPriceCents(b bookstore.Book) any { return b.PriceCents }
 
 const bookColumns = "id, owner_id, title, title_key, author, publisher, price_cents, isbn, published_year, version, created_at, updated_at"
 
+// likePattern matches s as a literal substring in LIKE, whose escape
+// character is \ by default.
+func likePattern(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return "%" + r.Replace(s) + "%"
+}
+
 func listBooksQuery(f bookstore.BookFilter) (string, []any, error) {
 	sort := f.Sort
 	if sort == "" {
@@ -290,9 +298,18 @@ func listBooksQuery(f bookstore.BookFilter) (string, []any, error) {
 	if f.OwnerID != nil {
 		where = append(where, "owner_id = "+param(*f.OwnerID))
 	}
-	if f.Query != "" {
-		// strpos matches a literal substring: no wildcards to escape. Both
-		// sides fold ASCII case, like SQLite's LIKE.
+	switch {
+	case utf8.RuneCountInString(f.Query) >= 3:
+		// A LIKE on the very expressions of the trigram indexes (see
+		// 00006_books_search.sql), so PostgreSQL can look the substring up;
+		// the index is lossy and every candidate is rechecked, so the
+		// result is exactly strpos's below. Both sides fold ASCII case,
+		// like SQLite's LIKE; folding leaves the escapes alone.
+		p := fold(likePattern(f.Query))
+		where = append(where, `(title_key LIKE `+p+` OR lower(author COLLATE "C") LIKE `+p+`)`)
+	case f.Query != "":
+		// No trigram to look up: a scan. strpos matches a literal
+		// substring, with no wildcards to escape.
 		q := fold(f.Query)
 		where = append(where, `(strpos(title_key, `+q+`) > 0 OR strpos(lower(author COLLATE "C"), `+q+`) > 0)`)
 	}

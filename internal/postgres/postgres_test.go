@@ -570,6 +570,29 @@ func TestListBooksQueryPlan(t *testing.T) {
 			})
 		}
 	}
+
+	// A q of 3 characters or more looks its candidates up in the trigram
+	// indexes (00006_books_search.sql) instead of reading the owner's books.
+	for _, owner := range []*uuid.UUID{&owner, nil} {
+		query, args, err := postgres.ListBooksQuery(bookstore.BookFilter{OwnerID: owner, Query: "no such title", Limit: 20})
+		if err != nil {
+			t.Fatalf("ListBooksQuery: %v", err)
+		}
+		rows, err := db.Pool().Query(ctx, "EXPLAIN "+query, args...)
+		if err != nil {
+			t.Fatalf("EXPLAIN: %v", err)
+		}
+		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatalf("EXPLAIN: %v", err)
+		}
+		plan := strings.Join(lines, "\n")
+		for _, index := range []string{"books_title_trgm", "books_author_trgm"} {
+			if !strings.Contains(plan, "Bitmap Index Scan on "+index) {
+				t.Errorf("q plan does not use %s:\n%s\nquery: %s", index, plan, query)
+			}
+		}
+	}
 }
 
 func TestPing(t *testing.T) {

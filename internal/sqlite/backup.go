@@ -98,7 +98,9 @@ func checkCopy(ctx context.Context, path string) ([]TableCount, error) {
 	if result != "ok" {
 		return nil, fmt.Errorf("the copy fails integrity_check: %s", result)
 	}
-	rows, err := db.QueryContext(ctx, "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+	// Ordinary tables: the search index's virtual and shadow tables are
+	// derived from books.
+	rows, err := db.QueryContext(ctx, "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -255,8 +256,18 @@ func listBooksQuery(f bookstore.BookFilter) (string, []any, error) {
 		return "", nil, bookstore.Invalid("unknown sort order",
 			bookstore.FieldError{Field: "sort", Message: "unknown sort order"})
 	}
+	from := "books"
 	var where []string
 	var args []any
+	if phrase, ok := searchPhrase(f.Query); ok {
+		// The trigram index finds the candidates (a superset: it folds case
+		// beyond ASCII); the LIKE below decides, as it always has. CROSS
+		// JOIN makes the index the outer loop: left to itself, SQLite
+		// walks the owner's sort index and probes the matches, which reads
+		// every book of the owner when nothing matches.
+		from = "(SELECT rowid AS hit FROM books_search WHERE books_search MATCH ?) CROSS JOIN books ON books.rowid = hit"
+		args = append(args, phrase)
+	}
 	if f.OwnerID != nil {
 		where = append(where, "owner_id = ?")
 		args = append(args, *f.OwnerID)
@@ -284,13 +295,27 @@ func listBooksQuery(f bookstore.BookFilter) (string, []any, error) {
 	}
 
 	var sb strings.Builder
-	sb.WriteString("SELECT " + bookColumns + " FROM books")
+	sb.WriteString("SELECT " + bookColumns + " FROM " + from)
 	if len(where) > 0 {
 		sb.WriteString(" WHERE " + strings.Join(where, " AND "))
 	}
 	sb.WriteString(" ORDER BY " + order.column + " " + dir + ", id " + dir + " LIMIT ?")
 	args = append(args, limit(f.Limit))
 	return sb.String(), args, nil
+}
+
+// searchPhrase is q as an FTS5 phrase for books_search, and whether the
+// trigram index can serve it: a phrase of 3 or more characters matches the
+// rows containing it as a substring (of the title or of the author), with
+// case folded. Shorter queries contain no trigram, and text that is not
+// UTF-8 cannot be tokenized as the stored text was: both scan instead.
+// Inside double quotes FTS5 reads every character literally except the
+// quote itself, which is doubled.
+func searchPhrase(q string) (string, bool) {
+	if utf8.RuneCountInString(q) < 3 || !utf8.ValidString(q) {
+		return "", false
+	}
+	return `"` + strings.ReplaceAll(q, `"`, `""`) + `"`, true
 }
 
 func bookFromRow(r sqlitedb.Book) bookstore.Book {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,10 +14,12 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/pressly/goose/v3"
 
 	"github.com/bookstore/bookstore/internal/bookstore"
 	"github.com/bookstore/bookstore/internal/sqlite"
 	"github.com/bookstore/bookstore/internal/storetest"
+	schema "github.com/bookstore/bookstore/sql"
 )
 
 // mustOpen opens and migrates a new database file in t.TempDir().
@@ -313,5 +316,71 @@ func TestPing(t *testing.T) {
 	cancel()
 	if err := db.Ping(ctx); err == nil {
 		t.Fatal("Ping with a cancelled context succeeded")
+	}
+}
+
+// A q of 3 characters or more is answered from the trigram index: the index
+// is the outer loop (so a q that matches nothing reads nothing), never a walk
+// of the owner's books.
+func TestListBooksSearchPlan(t *testing.T) {
+	db, _ := mustOpen(t)
+	owner := uuid.New()
+	after := &bookstore.Book{ID: uuid.New(), Title: "m"}
+	for _, f := range []bookstore.BookFilter{
+		{OwnerID: &owner, Query: "hob"},
+		{OwnerID: &owner, Query: "hobbit", After: after},
+		{Query: "hobbit", Sort: bookstore.SortCreatedAtDesc},
+	} {
+		query, args, err := sqlite.ListBooksQuery(f)
+		if err != nil {
+			t.Fatalf("ListBooksQuery: %v", err)
+		}
+		plan := explain(t, db.Reader(), query, args)
+		if !strings.HasPrefix(plan, "SCAN books_search VIRTUAL TABLE") || !strings.Contains(plan, "SEARCH books USING INTEGER PRIMARY KEY (rowid=?)") {
+			t.Errorf("q=%q: plan does not start from books_search:\n%s\nquery: %s", f.Query, plan, query)
+		}
+	}
+}
+
+// The search index of 00006_books_search.sql covers the books that existed
+// before it: a database at the previous version, with books, migrates and
+// finds them through the index.
+func TestSearchMigratesExistingBooks(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bookstore.db")
+	db, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer db.Close()
+	migrations, err := fs.Sub(schema.SQLiteMigrations, "sqlite/migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, db.Writer(), migrations, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(t.Context(), 5); err != nil {
+		t.Fatalf("migrate to 5: %v", err)
+	}
+	owner := uuid.New()
+	for _, stmt := range []string{
+		`INSERT INTO users (id, username, password_hash, created_at) VALUES ('` + owner.String() + `', 'alice', 'h', 0)`,
+		`INSERT INTO books (id, owner_id, title, author, publisher, price_cents, created_at, updated_at)
+		 VALUES ('` + uuid.NewString() + `', '` + owner.String() + `', 'The Hobbit', 'J. R. R. Tolkien', 'P', 1, 0, 0),
+		        ('` + uuid.NewString() + `', '` + owner.String() + `', 'Dune', 'Frank Herbert', 'P', 1, 0, 0)`,
+	} {
+		if _, err := db.Writer().ExecContext(t.Context(), stmt); err != nil {
+			t.Fatalf("seed: %v", err)
+		}
+	}
+	if err := db.Migrate(t.Context()); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	for q, want := range map[string]string{"HOBBIT": "The Hobbit", "herbert": "Dune"} {
+		got, err := db.ListBooks(t.Context(), bookstore.BookFilter{OwnerID: &owner, Query: q, Limit: 10})
+		if err != nil || len(got) != 1 || got[0].Title != want {
+			t.Errorf("q=%q: got %v, %v; want %q", q, got, err, want)
+		}
 	}
 }

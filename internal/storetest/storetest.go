@@ -28,6 +28,7 @@ func Run(t *testing.T, open func(t *testing.T) bookstore.Store) {
 	t.Run("Books", func(t *testing.T) { testBooks(t, open) })
 	t.Run("Idempotency", func(t *testing.T) { testIdempotency(t, open) })
 	t.Run("ListBooks", func(t *testing.T) { testListBooks(t, open) })
+	t.Run("Search", func(t *testing.T) { testSearch(t, open) })
 	t.Run("Keys", func(t *testing.T) { testKeys(t, open) })
 	t.Run("Lifecycle", func(t *testing.T) { testLifecycle(t, open) })
 }

@@ -68,6 +68,7 @@ func Schema(tb testing.TB) (name, dbURL string) {
 	tb.Helper()
 	base := URL(tb)
 	name = "bookstore_test_" + strings.ToLower(rand.Text()[:12])
+	mustTrigramExtension(tb, base)
 	MustExec(tb, base, "CREATE SCHEMA "+name)
 	tb.Cleanup(func() {
 		// tb.Context() is already cancelled when cleanups run.
@@ -78,6 +79,26 @@ func Schema(tb testing.TB) (name, dbURL string) {
 		}
 	})
 	return name, WithParams(tb, base, map[string]string{"search_path": name, "application_name": name})
+}
+
+// mustTrigramExtension installs pg_trgm (which the migrations need) in the
+// public schema before any test schema exists. Left to the migration, it
+// would go into the first test schema to migrate, the others' indexes
+// would depend on it, and dropping that schema would take them along.
+// Tests in other processes may install it at the same moment: losing that
+// race is a duplicate-key error, and then it exists.
+func mustTrigramExtension(tb testing.TB, base string) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const create = "CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public"
+	if Exec(ctx, base, create) == nil {
+		return
+	}
+	// Once the winner has committed, IF NOT EXISTS holds.
+	if err := Exec(ctx, base, create); err != nil {
+		tb.Fatalf("%s: %v", create, err)
+	}
 }
 
 // WithParams adds connection parameters to a postgres:// URL or a
