@@ -19,3 +19,7 @@ func (db *DB) CountRows(ctx context.Context, table string) (n int64, err error) 
 	err = db.reader.QueryRowContext(ctx, "SELECT count(*) FROM "+table).Scan(&n)
 	return n, err
 }
+
+// Commits is the number of transactions the group-committing writer has
+// committed.
+func (db *DB) Commits() int64 { return db.commits.Load() }

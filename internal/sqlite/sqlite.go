@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -38,6 +40,12 @@ type DB struct {
 	rstmts *stmtCache        // prepared statements of the reader pool
 	w      *sqlitedb.Queries // single statements on the writer
 	r      *sqlitedb.Queries // single statements on the reader pool
+
+	writes     chan *pendingWrite // to runWriter, unbuffered: a write is queued only once taken
+	closing    chan struct{}      // closed by Close: runWriter stops
+	writerDone chan struct{}      // closed when runWriter has stopped
+	closeOnce  sync.Once
+	commits    atomic.Int64 // transactions runWriter committed (tests compare it with writes)
 }
 
 // Option changes how Open configures the connections.
@@ -111,8 +119,11 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	}
 
 	wstmts, rstmts := &stmtCache{db: writer}, &stmtCache{db: reader}
-	return &DB{writer: writer, reader: reader, wstmts: wstmts, rstmts: rstmts,
-		w: sqlitedb.New(wstmts), r: sqlitedb.New(rstmts)}, nil
+	db := &DB{writer: writer, reader: reader, wstmts: wstmts, rstmts: rstmts,
+		w: sqlitedb.New(wstmts), r: sqlitedb.New(rstmts),
+		writes: make(chan *pendingWrite), closing: make(chan struct{}), writerDone: make(chan struct{})}
+	go db.runWriter()
+	return db, nil
 }
 
 // dsn builds the connection string. Every _pragma runs on each new
@@ -132,6 +143,9 @@ func dsn(path string, busyTimeout time.Duration, readOnly bool) string {
 		params = append(params,
 			"_pragma=journal_mode(WAL)",
 			"_pragma=synchronous(NORMAL)",
+			// A write of a batch is several statements in a savepoint:
+			// their statement journals stay in memory, not in temp files.
+			"_pragma=temp_store(MEMORY)",
 			"_txlock=immediate",
 		)
 	}
@@ -170,6 +184,8 @@ func (db *DB) Ping(ctx context.Context) error {
 // Close closes both pools. The writer goes last, after folding the WAL back
 // into the database file so that the file alone is a complete copy.
 func (db *DB) Close() error {
+	db.closeOnce.Do(func() { close(db.closing) })
+	<-db.writerDone // the batch in progress commits first
 	db.rstmts.close()
 	db.wstmts.close()
 	errReader := db.reader.Close()
@@ -181,20 +197,179 @@ func (db *DB) Close() error {
 	return nil
 }
 
-// write runs fn in one transaction on the writer and commits when fn returns
-// nil. fn must use only the Queries it is given: the writer has a single
-// connection, which the transaction holds.
+// write runs fn in a transaction on the writer and returns once that
+// transaction has committed (or fn's error, with nothing fn did kept). fn
+// must use only the Queries it is given: the writer has a single connection,
+// which the transaction holds.
+//
+// Writes are group-committed (see runWriter): fn may share its transaction
+// with other writes, each in its own savepoint. fn's statements are not
+// cancelled by ctx once it runs (interrupting a statement would roll back
+// the whole shared transaction); ctx cancels only the wait for the writer.
 func (db *DB) write(ctx context.Context, fn func(q *sqlitedb.Queries) error) error {
+	w := &pendingWrite{ctx: ctx, fn: fn, done: make(chan writeResult, 1)}
+	select {
+	case db.writes <- w:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-db.closing:
+		return errClosed
+	}
+	// Taken by the writer: the outcome is the commit's, whatever ctx does.
+	res := <-w.done
+	if res.panicked != nil {
+		panic(res.panicked) // fn's panic, raised again in its own goroutine
+	}
+	return res.err
+}
+
+var errClosed = errors.New("sqlite: the database is closed")
+
+// maxBatch bounds the writes one transaction carries, and so the time the
+// first of them waits for its commit.
+const maxBatch = 64
+
+type pendingWrite struct {
+	ctx  context.Context
+	fn   func(q *sqlitedb.Queries) error
+	done chan writeResult // buffered: the writer never waits for the caller
+}
+
+type writeResult struct {
+	err      error
+	panicked any
+}
+
+// runWriter is the one goroutine that writes through db.write. Each round it
+// takes the first waiting write and every other write waiting at that moment
+// (up to maxBatch), runs them in one transaction, each inside its own
+// savepoint so that a failing write is rolled back alone, commits once, and
+// only then answers each of them. Durability is that of a transaction per
+// write: an answered write is committed. What one commit saves (the WAL
+// frames of pages several writes dirty, the sync at commit, BEGIN) is why
+// writes under load do not queue one commit at a time.
+func (db *DB) runWriter() {
+	defer close(db.writerDone)
+	batch := make([]*pendingWrite, 0, maxBatch)
+	for {
+		select {
+		case w := <-db.writes:
+			batch = append(batch[:0], w)
+		case <-db.closing:
+			return
+		}
+	gather:
+		for len(batch) < maxBatch {
+			select {
+			case w := <-db.writes:
+				batch = append(batch, w)
+			default:
+				break gather
+			}
+		}
+		db.commitBatch(batch)
+		clear(batch) // let the answered writes go
+	}
+}
+
+// commitBatch runs one transaction of writes and answers each of them.
+func (db *DB) commitBatch(batch []*pendingWrite) {
+	ctx := context.Background()
+	results := make([]writeResult, len(batch))
+	answer := func(commitErr error) {
+		for i, w := range batch {
+			r := results[i]
+			if r.err == nil && r.panicked == nil {
+				r.err = commitErr
+			}
+			w.done <- r
+		}
+	}
 	db.wstmts.preparePending(ctx)
 	tx, err := db.writer.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		answer(err)
+		return
 	}
-	defer tx.Rollback() // a no-op after Commit
-	if err := fn(sqlitedb.New(db.wstmts.inTx(tx))); err != nil {
-		return err
+	q := sqlitedb.New(uncancelled{db.wstmts.inTx(tx)})
+	// A batch of one needs no savepoint: the transaction is the write's.
+	savepoints := len(batch) > 1
+	kept := 0 // writes that succeeded, kept in the transaction
+	for i, w := range batch {
+		if err := w.ctx.Err(); err != nil {
+			results[i].err = err // gave up before it ran
+			continue
+		}
+		if savepoints {
+			if _, err := tx.ExecContext(ctx, "SAVEPOINT write"); err != nil {
+				tx.Rollback()
+				answer(err)
+				return
+			}
+		}
+		results[i] = runWrite(w.fn, q)
+		failed := results[i].err != nil || results[i].panicked != nil
+		if failed && savepoints {
+			if _, err := tx.ExecContext(ctx, "ROLLBACK TO write"); err != nil {
+				// The statement's error ended the transaction itself
+				// (disk full, I/O): the writes before it are gone too.
+				tx.Rollback()
+				answer(err)
+				return
+			}
+		}
+		if savepoints {
+			if _, err := tx.ExecContext(ctx, "RELEASE write"); err != nil {
+				tx.Rollback()
+				answer(err)
+				return
+			}
+		}
+		if !failed {
+			kept++
+		}
 	}
-	return tx.Commit()
+	if kept == 0 {
+		tx.Rollback()
+		answer(nil) // every write has its own error
+		return
+	}
+	err = tx.Commit()
+	if err == nil {
+		db.commits.Add(1)
+	}
+	answer(err)
+}
+
+// runWrite calls fn, turning a panic into a result for its caller.
+func runWrite(fn func(q *sqlitedb.Queries) error, q *sqlitedb.Queries) (r writeResult) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.panicked = p
+		}
+	}()
+	r.err = fn(q)
+	return r
+}
+
+// uncancelled runs a write's statements without its context's cancellation
+// (see write); values such as deadlines for tracing still pass through.
+type uncancelled struct{ tx sqlitedb.DBTX }
+
+func (u uncancelled) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return u.tx.ExecContext(context.WithoutCancel(ctx), query, args...)
+}
+
+func (u uncancelled) PrepareContext(ctx context.Context, query string) (*sql.Stmt, error) {
+	return u.tx.PrepareContext(context.WithoutCancel(ctx), query)
+}
+
+func (u uncancelled) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return u.tx.QueryContext(context.WithoutCancel(ctx), query, args...)
+}
+
+func (u uncancelled) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	return u.tx.QueryRowContext(context.WithoutCancel(ctx), query, args...)
 }
 
 // Timestamps are stored as INTEGER unix milliseconds.

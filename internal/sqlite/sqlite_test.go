@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -382,5 +383,120 @@ func TestSearchMigratesExistingBooks(t *testing.T) {
 		if err != nil || len(got) != 1 || got[0].Title != want {
 			t.Errorf("q=%q: got %v, %v; want %q", q, got, err, want)
 		}
+	}
+}
+
+// TestGroupCommit releases many writes at once behind a barrier: creates,
+// creates that break the ISBN rule, updates whose change fails and one that
+// panics. The writer batches them (fewer commits than writes), and each
+// write's outcome is its own: every acknowledged create is stored, every
+// failed write left nothing, a panic reaches only its caller.
+func TestGroupCommit(t *testing.T) {
+	db, _ := mustOpen(t)
+	ctx := t.Context()
+	owner := bookstore.User{ID: uuid.New(), Username: "alice", PasswordHash: "h", CreatedAt: time.Now()}
+	if err := db.CreateUser(ctx, owner); err != nil {
+		t.Fatal(err)
+	}
+	newBook := func(title string, isbn *string) bookstore.Book {
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		return bookstore.Book{ID: uuid.New(), OwnerID: owner.ID, Title: title, Author: "A", Publisher: "P",
+			PriceCents: 1, ISBN: isbn, Version: 1, CreatedAt: now, UpdatedAt: now}
+	}
+	taken := "9780000000002"
+	target, err := db.CreateBook(ctx, newBook("target", &taken), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An expired idempotency key: a create with a key first deletes
+	// expired keys, so each failing create below writes before it fails,
+	// and only its savepoint's rollback brings the key back.
+	if _, err := db.Writer().ExecContext(ctx, "INSERT INTO idempotency_keys (owner_id, key, fingerprint, book_id, created_at) VALUES (?, 'old', x'00', ?, 0)",
+		owner.ID.String(), uuid.NewString()); err != nil {
+		t.Fatal(err)
+	}
+	before := db.Commits()
+
+	const n = 120
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	created := make([]uuid.UUID, n)
+	errs := make([]error, n)
+	panics := make([]any, n)
+	for i := range n {
+		wg.Go(func() {
+			defer func() { panics[i] = recover() }()
+			<-start
+			switch i % 4 {
+			case 0, 1: // a create that succeeds
+				var b bookstore.Book
+				b, errs[i] = db.CreateBook(ctx, newBook(fmt.Sprintf("ok %d", i), nil), nil)
+				created[i] = b.ID
+			case 2: // a create whose ISBN is taken
+				key := &bookstore.IdempotencyKey{Key: fmt.Sprintf("k%d", i), Fingerprint: []byte{1}}
+				_, errs[i] = db.CreateBook(ctx, newBook(fmt.Sprintf("dup %d", i), &taken), key)
+			case 3: // an update that writes, then fails (or panics)
+				_, errs[i] = db.UpdateBook(ctx, target.ID, func(b *bookstore.Book) error {
+					if i == 3 {
+						panic("change panicked")
+					}
+					return errors.New("change refused")
+				})
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+
+	for i := range n {
+		switch {
+		case i == 3:
+			if panics[i] != "change panicked" {
+				t.Errorf("write %d: panic %v, want the change's own", i, panics[i])
+			}
+		case panics[i] != nil:
+			t.Errorf("write %d panicked: %v", i, panics[i])
+		case i%4 < 2:
+			if errs[i] != nil {
+				t.Errorf("create %d: %v", i, errs[i])
+			}
+		case i%4 == 2:
+			if !errors.Is(errs[i], bookstore.ErrConflict) {
+				t.Errorf("duplicate create %d: %v, want a conflict", i, errs[i])
+			}
+		default:
+			if errs[i] == nil || errs[i].Error() != "change refused" {
+				t.Errorf("update %d: %v, want the change's error", i, errs[i])
+			}
+		}
+	}
+	var rows int
+	if err := db.Reader().QueryRowContext(ctx, "SELECT count(*) FROM books").Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if want := 1 + n/2; rows != want {
+		t.Errorf("%d books stored, want %d (target and the successful creates)", rows, want)
+	}
+	for i, id := range created {
+		if i%4 < 2 {
+			if _, err := db.FindBookByID(ctx, id); err != nil {
+				t.Errorf("acknowledged create %d not stored: %v", i, err)
+			}
+		}
+	}
+	if got, _ := db.FindBookByID(ctx, target.ID); got.Version != 1 {
+		t.Errorf("failed updates changed the target: version %d", got.Version)
+	}
+	var keys int
+	if err := db.Reader().QueryRowContext(ctx, "SELECT count(*) FROM idempotency_keys WHERE key = 'old'").Scan(&keys); err != nil {
+		t.Fatal(err)
+	}
+	if keys != 1 {
+		t.Errorf("the failed creates' deletion of the expired key was kept")
+	}
+	commits := db.Commits() - before
+	t.Logf("%d writes, %d commits", n, commits)
+	if commits >= n/2 {
+		t.Errorf("%d commits for %d successful writes released together: no batching", commits, n/2)
 	}
 }

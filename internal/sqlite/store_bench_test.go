@@ -194,3 +194,27 @@ func BenchmarkListBooksQueryMillion(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCreateBookParallel is creates from 32 goroutines, as under the
+// HTTP load: the writer group-commits whatever waits for it.
+func BenchmarkCreateBookParallel(b *testing.B) {
+	d := newBenchDB(b, 1000, 20)
+	ctx := context.Background()
+	year := 1937
+	b.ReportAllocs()
+	b.SetParallelism(16) // × GOMAXPROCS 2 = 32 goroutines
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			now := time.Now().UTC().Truncate(time.Millisecond)
+			_, err := d.db.CreateBook(ctx, bookstore.Book{
+				ID: uuid.Must(uuid.NewV7()), OwnerID: d.user, Title: "The Hobbit", Author: "J. R. R. Tolkien",
+				Publisher: "HarperCollins", PriceCents: 1299, PublishedYear: &year, Version: 1, CreatedAt: now, UpdatedAt: now,
+			}, nil)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
