@@ -55,6 +55,8 @@ func settings() []setting {
 		{"trusted-proxies", "BOOKSTORE_TRUSTED_PROXIES", "", "CIDRS", "comma-separated CIDR prefixes of proxies whose X-Forwarded-For is trusted"},
 		{"log-level", "BOOKSTORE_LOG_LEVEL", "info", "LEVEL", "log level: debug, info, warn or error"},
 		{"metrics", "BOOKSTORE_METRICS", "on", "on|off", "serve Prometheus metrics at GET /metrics on the API's address"},
+		{"debug-addr", "BOOKSTORE_DEBUG_ADDR", "", "HOST:PORT", "serve Go's profiler (net/http/pprof, /debug/pprof/) on this address of its own; off unless set.\n" +
+			"A bare :PORT is loopback (127.0.0.1:PORT): profiles show the program's internals, so keep them off the network"},
 		{"cors-origins", "BOOKSTORE_CORS_ORIGINS", "", "ORIGINS", "comma-separated origins (e.g. https://app.example.com) whose pages may call the API; CORS is off without it"},
 		{"read-header-timeout", "BOOKSTORE_READ_HEADER_TIMEOUT", "5s", "DURATION", "longest a client may take to send the request headers"},
 		{"read-timeout", "BOOKSTORE_READ_TIMEOUT", "30s", "DURATION", "longest a client may take to send a whole request"},
@@ -87,6 +89,7 @@ type Config struct {
 	ThrottleLimits    auth.ThrottleLimits // when Throttle is on
 	Hashing           HashSettings
 	Metrics           bool           // GET /metrics
+	DebugAddr         string         // the profiler's own listener; "" is off
 	TrustedProxies    []netip.Prefix // peers whose X-Forwarded-For names the client
 	LogLevel          slog.Level
 	CORSOrigins       []string
@@ -136,6 +139,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("hash_slots", c.Hashing.Slots),
 		slog.String("hash_queue_wait", c.Hashing.QueueWait.String()),
 		slog.Bool("metrics", c.Metrics),
+		slog.String("debug_addr", c.DebugAddr),
 		slog.Any("cors_origins", c.CORSOrigins),
 		slog.String("trusted_proxies", strings.Join(proxies, ",")),
 		slog.String("log_level", c.LogLevel.String()),
@@ -266,6 +270,28 @@ func (f *flagSet) printUsage(w io.Writer) {
 
 func (f *flagSet) addr() (string, error) {
 	v, src := f.lookup("addr")
+	return checkHostPort(src, v)
+}
+
+// debugAddr reads the profiler's address: "" (off), or HOST:PORT with an
+// empty host made loopback.
+func (f *flagSet) debugAddr() (string, error) {
+	v, src := f.lookup("debug-addr")
+	if v == "" {
+		return "", nil
+	}
+	if _, err := checkHostPort(src, v); err != nil {
+		return "", err
+	}
+	host, port, _ := net.SplitHostPort(v)
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+// checkHostPort returns v if it is HOST:PORT (the host may be empty).
+func checkHostPort(src, v string) (string, error) {
 	_, port, err := net.SplitHostPort(v)
 	if err != nil || port == "" {
 		return "", usagef("%s: %q is not HOST:PORT (e.g. 127.0.0.1:8080, or :8080 for every interface)", src, v)
@@ -666,6 +692,9 @@ func serveConfig(f *flagSet) (Config, error) {
 		return Config{}, err
 	}
 	if c.Metrics, err = f.onOff("metrics"); err != nil {
+		return Config{}, err
+	}
+	if c.DebugAddr, err = f.debugAddr(); err != nil {
 		return Config{}, err
 	}
 	if c.TrustedProxies, err = f.trustedProxies(); err != nil {

@@ -498,3 +498,37 @@ func TestThrottleSettings(t *testing.T) {
 		}
 	})
 }
+
+// TestDebugListener: with BOOKSTORE_DEBUG_ADDR the profiler answers on that
+// address and only there; the API's address does not route to it. A bare
+// :PORT means loopback, and without the setting there is no listener.
+func TestDebugListener(t *testing.T) {
+	m, _ := NewTestMain(t, map[string]string{"BOOKSTORE_DEBUG_ADDR": "127.0.0.1:0"})
+	MustRunMain(t, m)
+	debug := m.DebugAddr()
+	if debug == "" || debug == m.Addr() {
+		t.Fatalf("DebugAddr = %q (API %q): want a listener of its own", debug, m.Addr())
+	}
+	for _, path := range []string{"/debug/pprof/", "/debug/pprof/cmdline", "/debug/pprof/heap?debug=1", "/debug/pprof/profile?seconds=1"} {
+		status, _, body := get(t, "http://"+debug+path)
+		if status != http.StatusOK || len(body) == 0 {
+			t.Errorf("GET %s on the debug address: %d, %d bytes", path, status, len(body))
+		}
+		if status, _, _ := get(t, "http://"+m.Addr()+path); status != http.StatusNotFound {
+			t.Errorf("GET %s on the API's address: %d, want 404", path, status)
+		}
+	}
+
+	cfg, err := parseServeConfig(nil, map[string]string{"BOOKSTORE_DEBUG_ADDR": ":6061"})
+	if err != nil || cfg.DebugAddr != "127.0.0.1:6061" {
+		t.Errorf("BOOKSTORE_DEBUG_ADDR=:6061 gives %q, %v; want loopback", cfg.DebugAddr, err)
+	}
+	if _, err := parseServeConfig(nil, map[string]string{"BOOKSTORE_DEBUG_ADDR": "6061"}); err == nil || !strings.Contains(err.Error(), "BOOKSTORE_DEBUG_ADDR") {
+		t.Errorf("BOOKSTORE_DEBUG_ADDR=6061: %v, want an error naming the variable", err)
+	}
+	off, _ := NewTestMain(t, nil)
+	MustRunMain(t, off)
+	if off.DebugAddr() != "" {
+		t.Errorf("without BOOKSTORE_DEBUG_ADDR the profiler listens at %s", off.DebugAddr())
+	}
+}

@@ -9,6 +9,7 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,12 +53,13 @@ type Main struct {
 	serving chan struct{} // closed once the API is served
 	done    chan struct{} // closed when Run returns
 
-	mu      sync.Mutex
-	started bool
-	closed  bool
-	cancel  context.CancelFunc
-	addr    string
-	err     error // Run's result, read after done is closed
+	mu        sync.Mutex
+	started   bool
+	closed    bool
+	cancel    context.CancelFunc
+	addr      string
+	debugAddr string // the profiler's, if BOOKSTORE_DEBUG_ADDR is set
+	err       error  // Run's result, read after done is closed
 }
 
 // NewMain returns a Main that has not started.
@@ -81,6 +83,14 @@ func (m *Main) Addr() string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.addr
+}
+
+// DebugAddr is the address the profiler listens on, once Ready is closed;
+// "" when BOOKSTORE_DEBUG_ADDR is not set.
+func (m *Main) DebugAddr() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.debugAddr
 }
 
 // Close shuts a running Main down gracefully, waits for Run to return and
@@ -122,9 +132,28 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", m.Config.Addr)
 	if err != nil {
-		return listenError(m.Config.Addr, err)
+		return listenError("addr", m.Config.Addr, err)
 	}
 	defer ln.Close() // a no-op once srv.Serve has closed it
+	if m.Config.DebugAddr != "" {
+		dln, err := lc.Listen(ctx, "tcp", m.Config.DebugAddr)
+		if err != nil {
+			return listenError("debug-addr", m.Config.DebugAddr, err)
+		}
+		// No timeouts: a CPU profile or trace streams for as long as
+		// asked (?seconds=N). Closed, not shut down, with the server.
+		dsrv := &http.Server{Handler: newDebugHandler(), ReadHeaderTimeout: m.Config.Limits.ReadHeaderTimeout,
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		go dsrv.Serve(dln)
+		defer dsrv.Close()
+		m.mu.Lock()
+		m.debugAddr = dln.Addr().String()
+		m.mu.Unlock()
+		if ap, err := netip.ParseAddrPort(m.debugAddr); err == nil && !ap.Addr().IsLoopback() {
+			log.Warn("the profiler listens beyond loopback: anyone who reaches it can read the program's internals", "debug_addr", m.debugAddr)
+		}
+		log.Info("profiler listening", "debug_addr", m.debugAddr)
+	}
 	if err := checkDatabaseLocation(m.Config.Database); err != nil {
 		return err
 	}

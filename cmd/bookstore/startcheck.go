@@ -33,20 +33,20 @@ func settingErrorf(flag, format string, args ...any) error {
 }
 
 // listenError says why addr cannot be bound, and what to do, in the terms
-// of the addr setting.
-func listenError(addr string, err error) error {
+// of the setting (addr, debug-addr) that gave it.
+func listenError(setting, addr string, err error) error {
 	var dnsErr *net.DNSError
 	switch {
 	case errors.Is(err, syscall.EADDRINUSE):
-		return settingErrorf("addr", "%s is already in use by another process; stop it or choose another port", addr)
+		return settingErrorf(setting, "%s is already in use by another process; stop it or choose another port", addr)
 	case errors.Is(err, syscall.EACCES):
-		return settingErrorf("addr", "no permission to listen on %s (ports below 1024 need privileges); choose a port from 1024 up", addr)
+		return settingErrorf(setting, "no permission to listen on %s (ports below 1024 need privileges); choose a port from 1024 up", addr)
 	case errors.Is(err, syscall.EADDRNOTAVAIL):
-		return settingErrorf("addr", "%s is not an address of this machine; use 127.0.0.1, 0.0.0.0 (every interface) or one of its own addresses", addr)
+		return settingErrorf(setting, "%s is not an address of this machine; use 127.0.0.1, 0.0.0.0 (every interface) or one of its own addresses", addr)
 	case errors.As(err, &dnsErr):
-		return settingErrorf("addr", "the host of %s is not known (%s); use an IP address such as 127.0.0.1 or 0.0.0.0", addr, dnsErr.Err)
+		return settingErrorf(setting, "the host of %s is not known (%s); use an IP address such as 127.0.0.1 or 0.0.0.0", addr, dnsErr.Err)
 	default:
-		return settingErrorf("addr", "cannot listen on %s: %v; choose another address", addr, errors.Unwrap(err))
+		return settingErrorf(setting, "cannot listen on %s: %v; choose another address", addr, errors.Unwrap(err))
 	}
 }
 
