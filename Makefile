@@ -149,13 +149,22 @@ image-check:
 # bench-flood: a login flood beside a reader (internal/faults).
 # bench-bodies: a flood of large JSON bodies beside a reader (internal/faults).
 # bench-micro: the testing.B benchmarks next to the code.
+# bench drives list, get, create, login and the baseline with wrk
+# (internal/bench/wrk/bench.lua; installed from Debian when missing and
+# running as root), update and refresh with the Go client; -driver go uses
+# the Go client for all. Medians of repeated runs: -repeat 3.
 # Flags go in BENCH_FLAGS, e.g. a smoke run: make bench BENCH_FLAGS='-duration 2s -warmup 500ms'.
 BENCH_FLAGS ?=
 
-.PHONY: bench bench-growth bench-micro bench-flood bench-bodies
+.PHONY: bench bench-growth bench-micro bench-flood bench-bodies wrk
 
-bench:
+bench: wrk
 	$(GO) run ./internal/bench/loadbench $(BENCH_FLAGS)
+
+wrk:
+	@command -v wrk >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get install -y wrk || { apt-get update && apt-get install -y wrk; }; \
+		else echo 'make bench needs wrk: apt-get install -y wrk (as root), or BENCH_FLAGS=-driver go' >&2; exit 1; fi; }
 
 bench-growth:
 	$(GO) run ./internal/bench/loadbench -growth $(BENCH_FLAGS)

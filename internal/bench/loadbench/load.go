@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/bits"
 	"net"
@@ -126,6 +127,8 @@ type scenario struct {
 	// setup prepares worker w's step (tokens, its own book, its own
 	// session). It runs before the warm-up, for all workers concurrently.
 	setup func(ctx context.Context, w int) (step, error)
+	// wrk, when set, is how wrk drives the same requests (-driver wrk).
+	wrk *wrkPlan
 }
 
 // result is what one scenario measured.
@@ -157,6 +160,9 @@ type result struct {
 func drive(ctx context.Context, sc scenario, conc int, warmup, dur time.Duration, pid int) (result, error) {
 	if sc.conc > 0 {
 		conc = sc.conc
+	}
+	if useWrk && sc.wrk != nil {
+		return driveWrk(ctx, sc, conc, warmup, dur, pid)
 	}
 	if quietWait > 0 {
 		if other := waitQuiet(quietWait, quietThreshold, pid); other >= quietThreshold {
@@ -233,30 +239,17 @@ func drive(ctx context.Context, sc scenario, conc int, warmup, dur time.Duration
 
 	// The controller: snapshots at the window's edges, RSS samples inside.
 	time.Sleep(time.Until(measureFrom))
-	exactPeak := resetPeakRSS(pid)
-	cpu0, err0 := cpuTime(pid)
-	self0 := selfCPU()
-	busy0, errBusy0 := machineBusy()
-	t0 := time.Now()
-	var sampled int64
-	for time.Now().Before(end) && ctx.Err() == nil {
-		if rss, _, err := memStatus(pid); err == nil {
-			sampled = max(sampled, rss)
-		}
-		time.Sleep(min(100*time.Millisecond, max(time.Until(end), 0)))
-	}
-	cpu1, err1 := cpuTime(pid)
+	win := openWindow(pid)
+	win.sample(ctx, end)
 	self1 := selfCPU()
-	busy1, errBusy1 := machineBusy()
-	t1 := time.Now()
-	endRSS, hwm, errMem := memStatus(pid)
+	win.close()
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
 		return result{}, err
 	}
 
 	var h histogram
-	r := result{Name: sc.name, Note: sc.note, Conc: conc, Elapsed: t1.Sub(t0)}
+	r := result{Name: sc.name, Note: sc.note, Conc: conc}
 	for _, st := range stats {
 		h.merge(&st.hist)
 		r.Non2xx += st.non2xx
@@ -266,27 +259,82 @@ func drive(ctx context.Context, sc scenario, conc int, warmup, dur time.Duration
 		}
 	}
 	r.Requests = h.n
-	r.RPS = float64(h.n) / r.Elapsed.Seconds()
 	r.P50, r.P99, r.Max = h.quantile(0.50), h.quantile(0.99), h.max
-	if h.n > 0 {
-		if err0 == nil && err1 == nil {
-			r.ServerCPU = (cpu1 - cpu0) / time.Duration(h.n)
-			r.ServerCores = (cpu1 - cpu0).Seconds() / r.Elapsed.Seconds()
+	win.fill(&r, self1-win.self0)
+	return r, nil
+}
+
+// window measures the server process pid between openWindow and close: its
+// CPU, its peak RSS (the kernel's high-water mark after a reset, else
+// samples), and the CPU of every other process on the machine.
+type window struct {
+	pid             int
+	exactPeak       bool
+	t0, t1          time.Time
+	cpu0, cpu1      time.Duration
+	busy0, busy1    time.Duration
+	self0           time.Duration // this process's CPU at the start
+	cpuErr, busyErr error
+	sampled, endRSS int64
+	hwm             int64
+	memErr          error
+}
+
+func openWindow(pid int) *window {
+	w := &window{pid: pid, exactPeak: resetPeakRSS(pid)}
+	var err0, errBusy0 error
+	w.cpu0, err0 = cpuTime(pid)
+	w.self0 = selfCPU()
+	w.busy0, errBusy0 = machineBusy()
+	w.t0 = time.Now()
+	w.cpuErr, w.busyErr = err0, errBusy0
+	return w
+}
+
+// sample records the server's RSS every 100 ms until end.
+func (w *window) sample(ctx context.Context, end time.Time) {
+	for time.Now().Before(end) && ctx.Err() == nil {
+		if rss, _, err := memStatus(w.pid); err == nil {
+			w.sampled = max(w.sampled, rss)
 		}
-		r.ClientCPU = (self1 - self0) / time.Duration(h.n)
+		time.Sleep(min(100*time.Millisecond, max(time.Until(end), 0)))
 	}
-	if err0 == nil && err1 == nil && errBusy0 == nil && errBusy1 == nil {
-		other := (busy1 - busy0) - (cpu1 - cpu0) - (self1 - self0)
+}
+
+func (w *window) close() {
+	var err1, errBusy1 error
+	w.cpu1, err1 = cpuTime(w.pid)
+	w.busy1, errBusy1 = machineBusy()
+	w.t1 = time.Now()
+	w.endRSS, w.hwm, w.memErr = memStatus(w.pid)
+	w.cpuErr = errors.Join(w.cpuErr, err1)
+	w.busyErr = errors.Join(w.busyErr, errBusy1)
+}
+
+// fill completes r, whose Requests are set, with the window's figures;
+// client is the load generator's CPU over the window.
+func (w *window) fill(r *result, client time.Duration) {
+	r.Elapsed = w.t1.Sub(w.t0)
+	r.RPS = float64(r.Requests) / r.Elapsed.Seconds()
+	server := w.cpu1 - w.cpu0
+	if r.Requests > 0 {
+		if w.cpuErr == nil {
+			r.ServerCPU = server / time.Duration(r.Requests)
+			r.ServerCores = server.Seconds() / r.Elapsed.Seconds()
+		}
+		r.ClientCPU = client / time.Duration(r.Requests)
+	}
+	if w.cpuErr == nil && w.busyErr == nil {
+		other := (w.busy1 - w.busy0) - server - client
 		r.OtherCores = max(other.Seconds()/r.Elapsed.Seconds(), 0)
 	}
-	if errMem == nil {
-		r.EndRSS = endRSS
-		r.PeakRSS, r.PeakExact = max(sampled, endRSS), false
-		if exactPeak {
-			r.PeakRSS, r.PeakExact = hwm, true
+	if w.memErr == nil {
+		r.EndRSS = w.endRSS
+		r.PeakRSS, r.PeakExact = max(w.sampled, w.endRSS), false
+		if w.exactPeak {
+			r.PeakRSS, r.PeakExact = w.hwm, true
 		}
 	}
-	return r, nil
 }
 
 // medianResult picks, among repeats of one scenario, the one with the

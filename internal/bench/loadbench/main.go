@@ -55,17 +55,32 @@ func main() {
 	flag.IntVar(&cfg.conc, "c", 32, "concurrent connections (one worker each)")
 	flag.IntVar(&cfg.users, "users", 50, "users to seed")
 	flag.IntVar(&cfg.books, "books", 20, "books per seeded user")
-	flag.IntVar(&cfg.repeat, "repeat", 1, "run every scenario this many times and report the median by requests/s")
+	flag.IntVar(&cfg.repeat, "repeat", 1, "run every scenario this many times and report the median by requests/s (e.g. -repeat 3)")
 	flag.StringVar(&scenarios, "scenarios", strings.Join(allScenarios, ","), "comma-separated scenarios to run")
 	flag.StringVar(&cfg.out, "out", "BENCHMARKS.md", `file to record the results in ("" for none)`)
 	flag.StringVar(&cfg.logLevel, "log-level", "info", "the server's BOOKSTORE_LOG_LEVEL (its log goes to a file in the temp dir)")
 	flag.DurationVar(&quietWait, "quiet-wait", 30*time.Second, "before each scenario, wait up to this long for other processes to use < 0.2 cores (0: don't)")
+	var driver string
+	flag.StringVar(&driver, "driver", "wrk", "load generator of list, get, create, login and the baseline: wrk (needs wrk on PATH) or go (the Go client); update, refresh and -growth always use the Go client")
+	flag.IntVar(&wrkThreads, "wrk-threads", 2, "wrk's threads (-t)")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the temp dir (database, logs) and print its path")
 	flag.BoolVar(&cfg.growth, "growth", false, "growth mode: list, get and q at 1,000 and at 1,000,000 books")
 	flag.IntVar(&cfg.growthUsers, "growth-users", 10000, "growth mode: users holding the bulk of the books")
 	flag.IntVar(&cfg.growthBooks, "growth-books", 100, "growth mode: books per user")
 	flag.IntVar(&cfg.growthBig, "growth-big", 100000, "growth mode: books of the one big user")
 	flag.Parse()
+	switch driver {
+	case "wrk":
+		useWrk = true
+		if _, err := exec.LookPath("wrk"); err != nil {
+			fmt.Fprintln(os.Stderr, "loadbench: wrk is not installed (Debian: apt-get install -y wrk; make bench does this as root), or run with -driver go")
+			os.Exit(2)
+		}
+	case "go":
+	default:
+		fmt.Fprintf(os.Stderr, "loadbench: -driver %q: want wrk or go\n", driver)
+		os.Exit(2)
+	}
 	cfg.scenarios = strings.Split(scenarios, ",")
 	for _, s := range cfg.scenarios {
 		if !slices.Contains(allScenarios, s) {
@@ -126,6 +141,7 @@ func newWorkspace(ctx context.Context, keep bool) (*workspace, func(), error) {
 	}
 	ws := &workspace{root: filepath.Dir(gomod), dir: dir,
 		server: filepath.Join(dir, "bookstore"), baseline: filepath.Join(dir, "baseline")}
+	wrkScript = wrkPath(ws.root)
 	for _, b := range []struct{ out, pkg string }{{ws.server, "./cmd/bookstore"}, {ws.baseline, "./internal/bench/baseline"}} {
 		logf("go build -o %s %s", b.out, b.pkg)
 		cmd := exec.CommandContext(ctx, "go", "build", "-o", b.out, b.pkg)

@@ -85,7 +85,16 @@ func standardScenarios(ctx context.Context, a *api, users []*user) map[string]sc
 	client := a.client
 	base := a.base
 	userOf := func(w int) *user { return users[w%len(users)] }
-	return map[string]scenario{
+	var tokens, gets, logins []string
+	for _, u := range users {
+		tokens = append(tokens, u.access)
+		for _, id := range u.books {
+			gets = append(gets, u.access+" "+id)
+		}
+		logins = append(logins, string(credentials(u)))
+	}
+	plan := func(mode string, lines []string) *wrkPlan { return &wrkPlan{base: base, mode: mode, lines: lines} }
+	scs := map[string]scenario{
 		"list": getScenario("list", "GET /books: the caller's 20 books", client, 0, func(w int) ([]*http.Request, error) {
 			req, err := newGet(ctx, base+"/books", userOf(w).access)
 			return []*http.Request{req}, err
@@ -180,4 +189,11 @@ func standardScenarios(ctx context.Context, a *api, users []*user) map[string]sc
 			}, nil
 		}},
 	}
+	for name, p := range map[string]*wrkPlan{"list": plan("list", tokens), "get": plan("get", gets),
+		"create": plan("create", tokens), "login": plan("login", logins)} {
+		sc := scs[name]
+		sc.wrk = p
+		scs[name] = sc
+	}
+	return scs
 }

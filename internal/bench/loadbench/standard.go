@@ -258,6 +258,7 @@ func runBaseline(ctx context.Context, cfg config, ws *workspace, page []byte, na
 			req, err := newGet(ctx, srv.url()+"/books", tokens[w%len(tokens)])
 			return []*http.Request{req}, err
 		})
+	sc.wrk = &wrkPlan{base: srv.url(), mode: "list", lines: tokens}
 	var rs []result
 	for rep := range cfg.repeat {
 		logf("%s (run %d/%d): %d connections, %v warm-up + %v", name, rep+1, cfg.repeat, cfg.conc, cfg.warmup, cfg.duration)
