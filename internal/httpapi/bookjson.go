@@ -58,6 +58,9 @@ func writeJSON(w http.ResponseWriter, status int, encode func([]byte) []byte) er
 	bp := jsonBuffers.Get().(*[]byte)
 	b := encode((*bp)[:0])
 	w.Header().Set("Content-Type", "application/json")
+	// The length is known: without it a body over net/http's 2 KiB
+	// buffer (a page of books) goes out chunked, in more writes.
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
 	_, err := w.Write(b)
 	if cap(b) <= 64<<10 { // don't let one huge page pin memory

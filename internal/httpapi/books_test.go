@@ -374,3 +374,39 @@ func TestMergePatchRules(t *testing.T) {
 		t.Errorf("PATCH as application/json: %d, want 415: %s", res.StatusCode, body)
 	}
 }
+
+// The hand-encoded answers (bookjson.go) say their length: a page of 20
+// books is larger than net/http's buffer, and without Content-Length it
+// would go out chunked, in more writes.
+func TestBookJSONHasContentLength(t *testing.T) {
+	api := newTestAPI(t)
+	ctx := context.Background()
+	alice := api.register("alice")
+	var last *oapi.CreateBookResponse
+	for i := range 20 {
+		r, _ := api.Client.CreateBookWithResponse(ctx, &oapi.CreateBookParams{}, newBook(fmt.Sprintf("A rather long title to make the page large, number %d", i)), alice.Auth())
+		if r.StatusCode() != 201 {
+			t.Fatalf("create: %d %s", r.StatusCode(), r.Body)
+		}
+		last = r
+	}
+	list, err := api.Client.ListBooksWithResponse(ctx, &oapi.ListBooksParams{}, alice.Auth())
+	if err != nil || list.JSON200 == nil || len(list.JSON200.Items) != 20 {
+		t.Fatalf("list: %v %s", err, list.Body)
+	}
+	get, err := api.Client.GetBookWithResponse(ctx, last.JSON201.Id, alice.Auth())
+	if err != nil || get.JSON200 == nil {
+		t.Fatalf("get: %v %s", err, get.Body)
+	}
+	for name, res := range map[string]struct {
+		r    *http.Response
+		body []byte
+	}{"list": {list.HTTPResponse, list.Body}, "get": {get.HTTPResponse, get.Body}} {
+		if len(res.r.TransferEncoding) != 0 || res.r.ContentLength != int64(len(res.body)) {
+			t.Errorf("%s: Transfer-Encoding %v, Content-Length %d for a body of %d bytes", name, res.r.TransferEncoding, res.r.ContentLength, len(res.body))
+		}
+	}
+	if len(list.Body) <= 4096 {
+		t.Errorf("the page is only %d bytes: make it larger than net/http's buffer", len(list.Body))
+	}
+}
