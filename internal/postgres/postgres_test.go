@@ -552,15 +552,7 @@ func TestListBooksQueryPlan(t *testing.T) {
 				if err != nil {
 					t.Fatalf("ListBooksQuery: %v", err)
 				}
-				rows, err := db.Pool().Query(ctx, "EXPLAIN "+query, args...)
-				if err != nil {
-					t.Fatalf("EXPLAIN: %v", err)
-				}
-				lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
-				if err != nil {
-					t.Fatalf("EXPLAIN: %v", err)
-				}
-				plan := strings.Join(lines, "\n")
+				plan := explain(t, db, query, args)
 				if sortNode.MatchString(plan) {
 					t.Errorf("plan sorts:\n%s\nquery: %s", plan, query)
 				}
@@ -578,21 +570,27 @@ func TestListBooksQueryPlan(t *testing.T) {
 		if err != nil {
 			t.Fatalf("ListBooksQuery: %v", err)
 		}
-		rows, err := db.Pool().Query(ctx, "EXPLAIN "+query, args...)
-		if err != nil {
-			t.Fatalf("EXPLAIN: %v", err)
-		}
-		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			t.Fatalf("EXPLAIN: %v", err)
-		}
-		plan := strings.Join(lines, "\n")
+		plan := explain(t, db, query, args)
 		for _, index := range []string{"books_title_trgm", "books_author_trgm"} {
 			if !strings.Contains(plan, "Bitmap Index Scan on "+index) {
 				t.Errorf("q plan does not use %s:\n%s\nquery: %s", index, plan, query)
 			}
 		}
 	}
+}
+
+// explain returns PostgreSQL's plan of query.
+func explain(t *testing.T, db *postgres.DB, query string, args []any) string {
+	t.Helper()
+	rows, err := db.Pool().Query(t.Context(), "EXPLAIN "+query, args...)
+	if err != nil {
+		t.Fatalf("EXPLAIN: %v", err)
+	}
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatalf("EXPLAIN: %v", err)
+	}
+	return strings.Join(lines, "\n")
 }
 
 func TestPing(t *testing.T) {

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,12 +14,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/pressly/goose/v3"
 
 	"github.com/bookstore/bookstore/internal/bookstore"
 	"github.com/bookstore/bookstore/internal/sqlite"
 	"github.com/bookstore/bookstore/internal/storetest"
-	schema "github.com/bookstore/bookstore/sql"
 )
 
 // mustOpen opens and migrates a new database file in t.TempDir().
@@ -347,23 +344,7 @@ func TestListBooksSearchPlan(t *testing.T) {
 // before it: a database at the previous version, with books, migrates and
 // finds them through the index.
 func TestSearchMigratesExistingBooks(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "bookstore.db")
-	db, err := sqlite.Open(t.Context(), path)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	defer db.Close()
-	migrations, err := fs.Sub(schema.SQLiteMigrations, "sqlite/migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, db.Writer(), migrations, goose.WithDisableGlobalRegistry(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(t.Context(), 5); err != nil {
-		t.Fatalf("migrate to 5: %v", err)
-	}
+	db := mustOpenAtVersion(t, 5)
 	owner := uuid.New()
 	for _, stmt := range []string{
 		`INSERT INTO users (id, username, password_hash, created_at) VALUES ('` + owner.String() + `', 'alice', 'h', 0)`,
