@@ -72,11 +72,7 @@ func runUserCreate(ctx context.Context, args []string, stdin io.Reader, stdout, 
 	if *username == "" {
 		return usagef("user create: --username is required")
 	}
-	database, err := f.database()
-	if err != nil {
-		return err
-	}
-	policy, level, err := passwordSettings(f)
+	database, policy, level, err := passwordSettings(f)
 	if err != nil {
 		return err
 	}
@@ -114,11 +110,7 @@ func runUserSetPassword(ctx context.Context, args []string, stdin io.Reader, std
 	if err != nil {
 		return err
 	}
-	database, err := f.database()
-	if err != nil {
-		return err
-	}
-	policy, level, err := passwordSettings(f)
+	database, policy, level, err := passwordSettings(f)
 	if err != nil {
 		return err
 	}
@@ -223,17 +215,20 @@ func nameThenFlags(f *flagSet, sub string, args []string, stdout io.Writer) (str
 	return args[0], parseFlags(f, args[1:], stdout, userUsage)
 }
 
-func passwordSettings(f *flagSet) (auth.PasswordPolicy, slog.Level, error) {
+// passwordSettings reads the settings of the commands that set a password.
+func passwordSettings(f *flagSet) (database Database, policy auth.PasswordPolicy, level slog.Level, err error) {
+	if database, err = f.database(); err != nil {
+		return
+	}
 	minLength, err := f.minPasswordLength()
 	if err != nil {
-		return auth.PasswordPolicy{}, 0, err
+		return
 	}
-	level, err := f.logLevel()
-	if err != nil {
-		return auth.PasswordPolicy{}, 0, err
+	if level, err = f.logLevel(); err != nil {
+		return
 	}
-	policy, err := auth.NewPasswordPolicy(minLength)
-	return policy, level, err
+	policy, err = auth.NewPasswordPolicy(minLength)
+	return
 }
 
 // withDatabase opens (and migrates) the database, runs fn and closes it.

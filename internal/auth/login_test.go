@@ -78,13 +78,7 @@ func TestCheckPassword(t *testing.T) {
 
 func TestCheckPasswordUpgradesParameters(t *testing.T) {
 	ctx := context.Background()
-	db := MustOpenStore(t)
-	old := MustNewHasher(t, auth.Argon2Params{Memory: 32, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}, 1)
-	policy, _ := auth.NewPasswordPolicy(15)
-	u, _ := auth.NewUser(ctx, old, policy, "alice", "plum tractor glacier umbrella", false, time.Now())
-	if err := db.CreateUser(ctx, u); err != nil {
-		t.Fatal(err)
-	}
+	db, u := mustCreateOutdatedUser(t)
 	current := MustNewHasher(t, fastParams(), 1)
 	if _, err := current.CheckPassword(ctx, db, "alice", "plum tractor glacier umbrella"); err != nil {
 		t.Fatal(err)
@@ -296,13 +290,7 @@ func TestCheckPasswordRehashesUnnormalisedHashes(t *testing.T) {
 // login's read and its write.
 func TestCheckPasswordRehashLosesToAPasswordChange(t *testing.T) {
 	ctx := context.Background()
-	db := MustOpenStore(t)
-	old := MustNewHasher(t, auth.Argon2Params{Memory: 32, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}, 1)
-	policy, _ := auth.NewPasswordPolicy(15)
-	u, _ := auth.NewUser(ctx, old, policy, "alice", "plum tractor glacier umbrella", false, time.Now())
-	if err := db.CreateUser(ctx, u); err != nil {
-		t.Fatal(err)
-	}
+	db, u := mustCreateOutdatedUser(t)
 	current := MustNewHasher(t, fastParams(), 1)
 	// The password changes while the login holds its verified hash: the
 	// first KDF call is the login's verify, the second its rehash.
@@ -324,4 +312,18 @@ func TestCheckPasswordRehashLosesToAPasswordChange(t *testing.T) {
 	if stored.PasswordHash != "$argon2id$v=19$m=64,t=1,p=1$c29tZXNhbHQ$c29tZWhhc2hzb21laGFzaA" {
 		t.Fatalf("the rehash replaced the changed password: %s", stored.PasswordHash)
 	}
+}
+
+// mustCreateOutdatedUser stores alice with a hash of outdated parameters,
+// which a login with fastParams upgrades.
+func mustCreateOutdatedUser(t *testing.T) (*sqlite.DB, bookstore.User) {
+	t.Helper()
+	db := MustOpenStore(t)
+	old := MustNewHasher(t, auth.Argon2Params{Memory: 32, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}, 1)
+	policy, _ := auth.NewPasswordPolicy(15)
+	u, _ := auth.NewUser(t.Context(), old, policy, "alice", "plum tractor glacier umbrella", false, time.Now())
+	if err := db.CreateUser(t.Context(), u); err != nil {
+		t.Fatal(err)
+	}
+	return db, u
 }
