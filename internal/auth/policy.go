@@ -87,8 +87,8 @@ func (p PasswordPolicy) Check(username, password string) error {
 			visible[r] = struct{}{}
 		}
 	}
-	if n < p.MinimumLength() {
-		return invalidPassword(p.LengthMessage())
+	if n < p.minimumLength() {
+		return invalidPassword(p.lengthMessage())
 	}
 	switch {
 	case len(visible) == 0:
@@ -118,13 +118,13 @@ func (p PasswordPolicy) Check(username, password string) error {
 	return nil
 }
 
-// MinimumLength is the fewest code points a new password may have.
-func (p PasswordPolicy) MinimumLength() int { return max(p.MinLength, MinPasswordLength) }
+// minimumLength is the fewest code points a new password may have.
+func (p PasswordPolicy) minimumLength() int { return max(p.MinLength, MinPasswordLength) }
 
-// LengthMessage is the one message for a password that is too short,
+// lengthMessage is the one message for a password that is too short,
 // whichever check finds it (this policy, or the request validator).
-func (p PasswordPolicy) LengthMessage() string {
-	return fmt.Sprintf("password must be at least %d characters", p.MinimumLength())
+func (p PasswordPolicy) lengthMessage() string {
+	return fmt.Sprintf("password must be at least %d characters", p.minimumLength())
 }
 
 // NormalizePassword is the form of a password that is checked and hashed:
