@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"errors"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/bookstore/bookstore/gen/oapi"
 	"github.com/bookstore/bookstore/internal/auth"
 	"github.com/bookstore/bookstore/internal/bookstore"
+	"github.com/bookstore/bookstore/internal/proctest"
 )
 
 // runUserCommand runs the built program with stdin and env.
@@ -187,5 +190,53 @@ func TestAdminFromEnvironmentOnlyWhileNoAdmin(t *testing.T) {
 	}
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPasswordPromptOnATerminal runs the real binary on a pseudo-terminal
+// (util-linux script(1)): user create and user set-password prompt for the
+// password twice and refuse two that differ.
+func TestPasswordPromptOnATerminal(t *testing.T) {
+	scriptPath, err := exec.LookPath("script")
+	if err != nil {
+		t.Skip("script(1) is not installed: no pseudo-terminal to test with")
+	}
+	database := testDatabase(t)
+	onTerminal := func(typed string, args ...string) (int, string) {
+		t.Helper()
+		line := "'" + proctest.Binary(t) + "' " + strings.Join(args, " ") + " --log-level warn"
+		cmd := exec.Command(scriptPath, "-qec", line, "/dev/null")
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "SHELL=/bin/sh", "BOOKSTORE_DATABASE_URL=" + database}
+		cmd.Stdin = strings.NewReader(typed)
+		out, err := cmd.CombinedOutput()
+		var exit *exec.ExitError
+		if err != nil && !errors.As(err, &exit) {
+			t.Fatal(err)
+		}
+		return cmd.ProcessState.ExitCode(), string(out)
+	}
+	status, out := onTerminal(goodPassword+"\n"+goodPassword+"\n", "user", "create", "--username", "alice")
+	if status != 0 || !strings.Contains(out, "New password:") || !strings.Contains(out, "Repeat the password:") {
+		t.Fatalf("user create on a terminal: status %d\n%s", status, out)
+	}
+	status, out = onTerminal("a brand new and long passphrase\na brand new and long passphrase, typo\n", "user", "set-password", "alice")
+	if status != 1 || !strings.Contains(out, "the two passwords differ") {
+		t.Fatalf("set-password with two different entries: status %d\n%s", status, out)
+	}
+	status, out = onTerminal("a brand new and long passphrase\na brand new and long passphrase\n", "user", "set-password", "alice")
+	if status != 0 || !strings.Contains(out, "password set for alice") {
+		t.Fatalf("set-password on a terminal: status %d\n%s", status, out)
+	}
+	db := openTestStore(t, database)
+	u, err := db.FindUserByUsername(t.Context(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hasher, err := auth.NewHasher(auth.DefaultArgon2Params(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, _, _ := hasher.Verify(t.Context(), u.PasswordHash, "a brand new and long passphrase"); !ok {
+		t.Fatal("the password typed on the terminal was not the one set")
 	}
 }
