@@ -10,6 +10,7 @@ import (
 	"github.com/pressly/goose/v3"
 
 	"github.com/bookstore/bookstore/internal/sqlite"
+	"github.com/bookstore/bookstore/internal/storetest"
 	schema "github.com/bookstore/bookstore/sql"
 )
 
@@ -47,12 +48,5 @@ func TestMigrateCredentialsKeepsData(t *testing.T) {
 	if err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	u, err := db.FindUserByID(ctx, userID)
-	if err != nil || u.CredentialVersion != 0 {
-		t.Fatalf("user after the migration: %+v, %v", u, err)
-	}
-	sessions, err := db.ListSessions(ctx, userID, created)
-	if err != nil || len(sessions) != 1 || !sessions[0].AuthTime.Equal(created) {
-		t.Fatalf("sessions after the migration: %+v, %v; want auth_time %v", sessions, err, created)
-	}
+	storetest.CheckMigratedCredentials(t, db, userID, created)
 }

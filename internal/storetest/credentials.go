@@ -280,3 +280,18 @@ func newSession(userID uuid.UUID) bookstore.Session {
 		ExpiresAt: t0.Add(24 * time.Hour), UserAgent: "storetest/1.0", IP: "192.0.2.1",
 	}
 }
+
+// CheckMigratedCredentials checks, after migration 00004, a user and their
+// one session stored before it at created: the user is at credential
+// version 0 (what logins read) and the session's auth_time is its creation.
+func CheckMigratedCredentials(t *testing.T, s bookstore.Store, userID uuid.UUID, created time.Time) {
+	t.Helper()
+	u, err := s.FindUserByID(t.Context(), userID)
+	if err != nil || u.CredentialVersion != 0 {
+		t.Fatalf("user after the migration: %+v, %v", u, err)
+	}
+	sessions, err := s.ListSessions(t.Context(), userID, created)
+	if err != nil || len(sessions) != 1 || !sessions[0].AuthTime.Equal(created) {
+		t.Fatalf("sessions after the migration: %+v, %v; want auth_time %v", sessions, err, created)
+	}
+}
