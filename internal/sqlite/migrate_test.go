@@ -18,22 +18,7 @@ import (
 // werkzeug hash are flagged for a password check, others are not.
 func TestMigrationRecordsEarlierImports(t *testing.T) {
 	ctx := t.Context()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "bookstore.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	migrations, err := fs.Sub(schema.SQLiteMigrations, "sqlite/migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, db.Writer(), migrations, goose.WithDisableGlobalRegistry(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(ctx, 4); err != nil {
-		t.Fatal(err)
-	}
+	db := mustOpenAtVersion(t, 4)
 	imported := uuid.NewSHA1(uuid.MustParse("6f1c3c52-3a0e-4f0a-9f7e-2b1d8c7a5e40"), []byte("user:1"))
 	registered := uuid.Must(uuid.NewV7())
 	for _, u := range []struct {
@@ -66,4 +51,27 @@ func TestMigrationRecordsEarlierImports(t *testing.T) {
 	if created, err := db.ImportUser(ctx, alice, "flask-tutorial", imported.String(), alice.CreatedAt); err != nil || created {
 		t.Errorf("re-import of the deleted alice = %v, %v; want nothing created", created, err)
 	}
+}
+
+// mustOpenAtVersion opens a new database migrated up to version only, to
+// put in the data an upgrade must carry over.
+func mustOpenAtVersion(t *testing.T, version int64) *sqlite.DB {
+	t.Helper()
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "bookstore.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	migrations, err := fs.Sub(schema.SQLiteMigrations, "sqlite/migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, db.Writer(), migrations, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(t.Context(), version); err != nil {
+		t.Fatal(err)
+	}
+	return db
 }
