@@ -43,6 +43,7 @@ func settings() []setting {
 		{"refresh-ttl", "BOOKSTORE_REFRESH_TTL", "720h", "DURATION", "absolute lifetime of a session and its refresh tokens; rotation does not extend it"},
 		{"session-retention", "BOOKSTORE_SESSION_RETENTION", "168h", "DURATION", "how long expired and revoked sessions and spent refresh tokens are kept before a background purge deletes them (1m to 8760h)"},
 		{"max-sessions-per-user", "BOOKSTORE_MAX_SESSIONS_PER_USER", "100", "N", "most live sessions one user may hold; a login beyond it ends the oldest (1 to 100000)"},
+		{"step-up-max-age", "BOOKSTORE_STEP_UP_MAX_AGE", "5m", "DURATION", "how recent a password login must be to delete one's own account (RFC 9470 max_age; 10s to 24h)"},
 		{"min-password-length", "BOOKSTORE_MIN_PASSWORD_LENGTH", "15", "N", "shortest password accepted, in characters (8 to 128)"},
 		{"throttle", "BOOKSTORE_THROTTLE", "on", "on|off", "throttle failed logins and registrations (off is for benchmarks only)"},
 		{"throttle-account-limit", "BOOKSTORE_THROTTLE_ACCOUNT_LIMIT", "100", "N", "failed logins for one account per hour from all addresses together (1 to 1000000); past it only addresses\n" +
@@ -82,6 +83,7 @@ type Config struct {
 	AccessTTL         time.Duration
 	RefreshTTL        time.Duration
 	Sessions          SessionLimits
+	StepUpMaxAge      time.Duration
 	AdminUsername     string
 	AdminPassword     string
 	MinPasswordLength int
@@ -131,6 +133,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("refresh_ttl", c.RefreshTTL.String()),
 		slog.String("session_retention", c.Sessions.Retention.String()),
 		slog.Int("max_sessions_per_user", c.Sessions.MaxPerUser),
+		slog.String("step_up_max_age", c.StepUpMaxAge.String()),
 		slog.Int("min_password_length", c.MinPasswordLength),
 		slog.Bool("throttle", c.Throttle),
 		slog.Int("throttle_account_limit", c.ThrottleLimits.LoginPerAccount),
@@ -677,6 +680,9 @@ func serveConfig(f *flagSet) (Config, error) {
 		return Config{}, err
 	}
 	if c.Sessions, err = f.sessionLimits(); err != nil {
+		return Config{}, err
+	}
+	if c.StepUpMaxAge, err = f.duration("step-up-max-age", 10*time.Second, 24*time.Hour); err != nil {
 		return Config{}, err
 	}
 	if c.MinPasswordLength, err = f.minPasswordLength(); err != nil {

@@ -41,6 +41,7 @@ func TestServeConfig(t *testing.T) {
 		AccessTTL:         15 * time.Minute,
 		RefreshTTL:        720 * time.Hour,
 		Sessions:          SessionLimits{Retention: 168 * time.Hour, MaxPerUser: 100},
+		StepUpMaxAge:      5 * time.Minute,
 		MinPasswordLength: 15,
 		Throttle:          true,
 		ThrottleLimits:    auth.DefaultThrottleLimits(),
@@ -81,6 +82,7 @@ func TestServeConfig(t *testing.T) {
 				"BOOKSTORE_MAX_HEADER_BYTES":      "1048576",
 				"BOOKSTORE_SESSION_RETENTION":     "24h",
 				"BOOKSTORE_MAX_SESSIONS_PER_USER": "5",
+				"BOOKSTORE_STEP_UP_MAX_AGE":       "1m",
 			},
 			want: Config{
 				Addr:              "0.0.0.0:9000",
@@ -90,6 +92,7 @@ func TestServeConfig(t *testing.T) {
 				AccessTTL:         5 * time.Minute,
 				RefreshTTL:        24 * time.Hour,
 				Sessions:          SessionLimits{Retention: 24 * time.Hour, MaxPerUser: 5},
+				StepUpMaxAge:      time.Minute,
 				AdminUsername:     "root",
 				AdminPassword:     "pw",
 				MinPasswordLength: 8,

@@ -16,6 +16,7 @@ import (
 
 	"github.com/bookstore/bookstore/gen/oapi"
 	"github.com/bookstore/bookstore/internal/postgres/pgtest"
+	"github.com/bookstore/bookstore/internal/proctest"
 )
 
 // engine is the database the tests of this package run on: SQLite, or
@@ -33,7 +34,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	proctest.Cleanup() // the binary the real-binary tests built
+	os.Exit(code)
 }
 
 // testDatabase returns BOOKSTORE_DATABASE_URL for a new, empty database of

@@ -27,7 +27,7 @@ func TestPurgeSessions(t *testing.T) {
 	session := func(i int, created, expires time.Time) bookstore.Session {
 		s := bookstore.Session{ID: uuid.Must(uuid.NewV7()), UserID: u.ID, CreatedAt: created, LastUsedAt: created, ExpiresAt: expires}
 		h := sha256.Sum256(fmt.Appendf(nil, "token %d", i))
-		if err := db.CreateSession(ctx, s, h[:]); err != nil {
+		if err := db.CreateSession(ctx, s, h[:], 0); err != nil {
 			t.Fatal(err)
 		}
 		return s

@@ -24,6 +24,8 @@ Usage:
   bookstore migrate [flags]        apply the database migrations and exit
   bookstore user create --username NAME [--admin] [flags]
                                    create a user; the password is read from stdin
+  bookstore user set-password|grant-admin|revoke-admin USERNAME, bookstore user list
+                                   account recovery and admins ('bookstore user --help')
   bookstore keys rotate [flags]    make a new signing key; the old ones retire
   bookstore keys revoke --kid KID [flags]
                                    withdraw a signing key at once (a leaked one)

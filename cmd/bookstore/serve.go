@@ -475,6 +475,7 @@ func (m *Main) handler(ctx context.Context, db bookstore.Store) (_ http.Handler,
 		CursorKey:          cursorKey,
 		Logger:             log,
 		Metrics:            metrics,
+		StepUpMaxAge:       cfg.StepUpMaxAge,
 	})
 	if err != nil {
 		return nil, none, err
@@ -576,9 +577,10 @@ func randomBytes(n int) []byte {
 }
 
 // bootstrapAdmin creates the admin named by BOOKSTORE_ADMIN_USERNAME and
-// BOOKSTORE_ADMIN_PASSWORD when both are set and no such user exists. An
-// existing user is left alone, so restarts with the variables still set
-// are harmless and never reset a password.
+// BOOKSTORE_ADMIN_PASSWORD when both are set and the database has no admin
+// at all. Once there is an admin, the variables are ignored: restarts with
+// them still set never reset a password, and never bring back an admin that
+// was deleted or demoted.
 func bootstrapAdmin(ctx context.Context, users bookstore.UserStore, h *auth.Hasher, policy auth.PasswordPolicy, username, password string, log *slog.Logger) error {
 	switch {
 	case username == "" && password == "":
@@ -607,12 +609,16 @@ func bootstrapAdmin(ctx context.Context, users bookstore.UserStore, h *auth.Hash
 	if err != nil {
 		return fmt.Errorf("%s/%s: %s", envAdminUsername, envAdminPassword, clientMessage(err))
 	}
-	if err := users.CreateUser(ctx, u); err != nil {
-		if errors.Is(err, bookstore.ErrConflict) { // another replica was quicker
-			log.Info("the admin from "+envAdminUsername+" exists; left unchanged", "username", username)
-			return nil
-		}
+	created, err := users.CreateFirstAdmin(ctx, u)
+	switch {
+	case errors.Is(err, bookstore.ErrConflict): // another replica was quicker
+		log.Info("the admin from "+envAdminUsername+" exists; left unchanged", "username", username)
+		return nil
+	case err != nil:
 		return fmt.Errorf("create the first admin: %w", err)
+	case !created:
+		log.Info("the database has an admin: "+envAdminUsername+" and "+envAdminPassword+" are ignored", "username", username)
+		return nil
 	}
 	log.Info("created the first admin", "username", u.Username, "user_id", u.ID.String())
 	return nil

@@ -19,9 +19,16 @@ import (
 // commands that end by themselves.
 func runBinary(t *testing.T, dir string, env []string, args ...string) (status int, stdout, stderr string) {
 	t.Helper()
+	return runBinaryWithStdin(t, dir, "", env, args...)
+}
+
+// runBinaryWithStdin is runBinary with stdin.
+func runBinaryWithStdin(t *testing.T, dir, stdin string, env []string, args ...string) (status int, stdout, stderr string) {
+	t.Helper()
 	cmd := exec.Command(proctest.Binary(t), args...)
 	cmd.Dir = dir
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
+	cmd.Stdin = strings.NewReader(stdin)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()

@@ -152,6 +152,15 @@ type ClientInterface interface {
 	// Ends the session of the bearer token, or of the refresh token in the
 	// body (or both). Its access and refresh tokens stop working at once.
 	//
+	// With a valid access token, its session always ends, whatever the body
+	// says. The body's refresh token adds the session it belongs to (when
+	// that is another one, e.g. a second device's) and is the way to log out
+	// without an access token; with a valid access token, a refresh token
+	// that is unknown, spent or expired is ignored (and counted against the
+	// address like any refused refresh token), since the session named by
+	// the access token has ended. Without an access token, a refresh token
+	// that ends nothing is `401`.
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /auth/logout (the `Logout` operationId).
@@ -161,6 +170,15 @@ type ClientInterface interface {
 	//
 	// Ends the session of the bearer token, or of the refresh token in the
 	// body (or both). Its access and refresh tokens stop working at once.
+	//
+	// With a valid access token, its session always ends, whatever the body
+	// says. The body's refresh token adds the session it belongs to (when
+	// that is another one, e.g. a second device's) and is the way to log out
+	// without an access token; with a valid access token, a refresh token
+	// that is unknown, spent or expired is ignored (and counted against the
+	// address like any refused refresh token), since the session named by
+	// the access token has ended. Without an access token, a refresh token
+	// that ends nothing is `401`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -339,6 +357,17 @@ type ClientInterface interface {
 	//
 	// The user's books and sessions go too, at once.
 	//
+	// Deleting your own account needs a recent login (RFC 9470 step-up):
+	// the access token's `auth_time` (the time of the password login that
+	// started its session; refreshing keeps it) must be at most 5 minutes
+	// old (the server's `--step-up-max-age`). Otherwise the answer is `401`
+	// of type `/problems/insufficient-user-authentication` with
+	// `WWW-Authenticate: Bearer error="insufficient_user_authentication",
+	// error_description="…", max_age=300`, and the account stays: log in
+	// again with your password and retry with the new access token.
+	//
+	// The last admin cannot be deleted (`409`, `/problems/last-admin`).
+	//
 	// Corresponds with DELETE /users/{id} (the `DeleteUser` operationId).
 	DeleteUser(ctx context.Context, id UserID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
@@ -349,6 +378,10 @@ type ClientInterface interface {
 
 	// UpdateUserWithBody Grant or remove admin (admin)
 	//
+	// There is always at least one admin: demoting the last one is `409`
+	// (`/problems/last-admin`), also when two admins demote each other at
+	// the same moment.
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with PATCH /users/{id} (the `UpdateUser` operationId).
@@ -356,12 +389,40 @@ type ClientInterface interface {
 
 	// UpdateUserWithApplicationMergePatchPlusJSONBody Grant or remove admin (admin)
 	//
+	// There is always at least one admin: demoting the last one is `409`
+	// (`/problems/last-admin`), also when two admins demote each other at
+	// the same moment.
+	//
 	// Takes a body of the `application/merge-patch+json` content type.
 	//
 	// Corresponds with PATCH /users/{id} (the `UpdateUser` operationId).
 	UpdateUserWithApplicationMergePatchPlusJSONBody(ctx context.Context, id UserID, body UpdateUserApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// SetUserPasswordWithBody Set a user's password (admin)
+	//
+	// Account recovery: sets a new password for the user (it must meet the
+	// password policy) and ends every session of theirs, including logins
+	// still in progress. Audited as `password_set`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /users/{id}/password (the `SetUserPassword` operationId).
+	SetUserPasswordWithBody(ctx context.Context, id UserID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SetUserPassword Set a user's password (admin)
+	//
+	// Account recovery: sets a new password for the user (it must meet the
+	// password policy) and ends every session of theirs, including logins
+	// still in progress. Audited as `password_set`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /users/{id}/password (the `SetUserPassword` operationId).
+	SetUserPassword(ctx context.Context, id UserID, body SetUserPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// RevokeUserSessions End every session of a user (admin)
+	//
+	// Logins of the user that are still checking the password start no session either.
 	//
 	// Corresponds with DELETE /users/{id}/sessions (the `RevokeUserSessions` operationId).
 	RevokeUserSessions(ctx context.Context, id UserID, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -450,6 +511,15 @@ func (c *Client) Login(ctx context.Context, body LoginJSONRequestBody, reqEditor
 // Ends the session of the bearer token, or of the refresh token in the
 // body (or both). Its access and refresh tokens stop working at once.
 //
+// With a valid access token, its session always ends, whatever the body
+// says. The body's refresh token adds the session it belongs to (when
+// that is another one, e.g. a second device's) and is the way to log out
+// without an access token; with a valid access token, a refresh token
+// that is unknown, spent or expired is ignored (and counted against the
+// address like any refused refresh token), since the session named by
+// the access token has ended. Without an access token, a refresh token
+// that ends nothing is `401`.
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /auth/logout (the `Logout` operationId).
@@ -469,6 +539,15 @@ func (c *Client) LogoutWithBody(ctx context.Context, contentType string, body io
 //
 // Ends the session of the bearer token, or of the refresh token in the
 // body (or both). Its access and refresh tokens stop working at once.
+//
+// With a valid access token, its session always ends, whatever the body
+// says. The body's refresh token adds the session it belongs to (when
+// that is another one, e.g. a second device's) and is the way to log out
+// without an access token; with a valid access token, a refresh token
+// that is unknown, spent or expired is ignored (and counted against the
+// address like any refused refresh token), since the session named by
+// the access token has ended. Without an access token, a refresh token
+// that ends nothing is `401`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -857,6 +936,17 @@ func (c *Client) RevokeMySession(ctx context.Context, id SessionID, reqEditors .
 //
 // The user's books and sessions go too, at once.
 //
+// Deleting your own account needs a recent login (RFC 9470 step-up):
+// the access token's `auth_time` (the time of the password login that
+// started its session; refreshing keeps it) must be at most 5 minutes
+// old (the server's `--step-up-max-age`). Otherwise the answer is `401`
+// of type `/problems/insufficient-user-authentication` with
+// `WWW-Authenticate: Bearer error="insufficient_user_authentication",
+// error_description="…", max_age=300`, and the account stays: log in
+// again with your password and retry with the new access token.
+//
+// The last admin cannot be deleted (`409`, `/problems/last-admin`).
+//
 // Corresponds with DELETE /users/{id} (the `DeleteUser` operationId).
 func (c *Client) DeleteUser(ctx context.Context, id UserID, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewDeleteUserRequest(c.Server, id)
@@ -887,6 +977,10 @@ func (c *Client) GetUser(ctx context.Context, id UserID, reqEditors ...RequestEd
 
 // UpdateUserWithBody Grant or remove admin (admin)
 //
+// There is always at least one admin: demoting the last one is `409`
+// (`/problems/last-admin`), also when two admins demote each other at
+// the same moment.
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with PATCH /users/{id} (the `UpdateUser` operationId).
@@ -904,6 +998,10 @@ func (c *Client) UpdateUserWithBody(ctx context.Context, id UserID, contentType 
 
 // UpdateUserWithApplicationMergePatchPlusJSONBody Grant or remove admin (admin)
 //
+// There is always at least one admin: demoting the last one is `409`
+// (`/problems/last-admin`), also when two admins demote each other at
+// the same moment.
+//
 // Takes a body of the `application/merge-patch+json` content type.
 //
 // Corresponds with PATCH /users/{id} (the `UpdateUser` operationId).
@@ -919,7 +1017,51 @@ func (c *Client) UpdateUserWithApplicationMergePatchPlusJSONBody(ctx context.Con
 	return c.Client.Do(req)
 }
 
+// SetUserPasswordWithBody Set a user's password (admin)
+//
+// Account recovery: sets a new password for the user (it must meet the
+// password policy) and ends every session of theirs, including logins
+// still in progress. Audited as `password_set`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /users/{id}/password (the `SetUserPassword` operationId).
+func (c *Client) SetUserPasswordWithBody(ctx context.Context, id UserID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetUserPasswordRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SetUserPassword Set a user's password (admin)
+//
+// Account recovery: sets a new password for the user (it must meet the
+// password policy) and ends every session of theirs, including logins
+// still in progress. Audited as `password_set`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /users/{id}/password (the `SetUserPassword` operationId).
+func (c *Client) SetUserPassword(ctx context.Context, id UserID, body SetUserPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetUserPasswordRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // RevokeUserSessions End every session of a user (admin)
+//
+// Logins of the user that are still checking the password start no session either.
 //
 // Corresponds with DELETE /users/{id}/sessions (the `RevokeUserSessions` operationId).
 func (c *Client) RevokeUserSessions(ctx context.Context, id UserID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1864,6 +2006,53 @@ func NewUpdateUserRequestWithBody(server string, id UserID, contentType string, 
 	return req, nil
 }
 
+// NewSetUserPasswordRequest calls the generic SetUserPassword builder with application/json body
+func NewSetUserPasswordRequest(server string, id UserID, body SetUserPasswordJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSetUserPasswordRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewSetUserPasswordRequestWithBody constructs an http.Request for the SetUserPassword method, with any body, and a specified content type
+func NewSetUserPasswordRequestWithBody(server string, id UserID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/users/%s/password", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewRevokeUserSessionsRequest constructs an http.Request for the RevokeUserSessions method
 func NewRevokeUserSessionsRequest(server string, id UserID) (*http.Request, error) {
 	var err error
@@ -1989,6 +2178,15 @@ type ClientWithResponsesInterface interface {
 	// Ends the session of the bearer token, or of the refresh token in the
 	// body (or both). Its access and refresh tokens stop working at once.
 	//
+	// With a valid access token, its session always ends, whatever the body
+	// says. The body's refresh token adds the session it belongs to (when
+	// that is another one, e.g. a second device's) and is the way to log out
+	// without an access token; with a valid access token, a refresh token
+	// that is unknown, spent or expired is ignored (and counted against the
+	// address like any refused refresh token), since the session named by
+	// the access token has ended. Without an access token, a refresh token
+	// that ends nothing is `401`.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /auth/logout (the `Logout` operationId).
@@ -1998,6 +2196,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Ends the session of the bearer token, or of the refresh token in the
 	// body (or both). Its access and refresh tokens stop working at once.
+	//
+	// With a valid access token, its session always ends, whatever the body
+	// says. The body's refresh token adds the session it belongs to (when
+	// that is another one, e.g. a second device's) and is the way to log out
+	// without an access token; with a valid access token, a refresh token
+	// that is unknown, spent or expired is ignored (and counted against the
+	// address like any refused refresh token), since the session named by
+	// the access token has ended. Without an access token, a refresh token
+	// that ends nothing is `401`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -2196,6 +2403,17 @@ type ClientWithResponsesInterface interface {
 	//
 	// The user's books and sessions go too, at once.
 	//
+	// Deleting your own account needs a recent login (RFC 9470 step-up):
+	// the access token's `auth_time` (the time of the password login that
+	// started its session; refreshing keeps it) must be at most 5 minutes
+	// old (the server's `--step-up-max-age`). Otherwise the answer is `401`
+	// of type `/problems/insufficient-user-authentication` with
+	// `WWW-Authenticate: Bearer error="insufficient_user_authentication",
+	// error_description="…", max_age=300`, and the account stays: log in
+	// again with your password and retry with the new access token.
+	//
+	// The last admin cannot be deleted (`409`, `/problems/last-admin`).
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with DELETE /users/{id} (the `DeleteUser` operationId).
@@ -2210,6 +2428,10 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateUserWithBodyWithResponse Grant or remove admin (admin)
 	//
+	// There is always at least one admin: demoting the last one is `409`
+	// (`/problems/last-admin`), also when two admins demote each other at
+	// the same moment.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PATCH /users/{id} (the `UpdateUser` operationId).
@@ -2217,12 +2439,40 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateUserWithApplicationMergePatchPlusJSONBodyWithResponse Grant or remove admin (admin)
 	//
+	// There is always at least one admin: demoting the last one is `409`
+	// (`/problems/last-admin`), also when two admins demote each other at
+	// the same moment.
+	//
 	// Takes a body of the `application/merge-patch+json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PATCH /users/{id} (the `UpdateUser` operationId).
 	UpdateUserWithApplicationMergePatchPlusJSONBodyWithResponse(ctx context.Context, id UserID, body UpdateUserApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateUserResponse, error)
 
+	// SetUserPasswordWithBodyWithResponse Set a user's password (admin)
+	//
+	// Account recovery: sets a new password for the user (it must meet the
+	// password policy) and ends every session of theirs, including logins
+	// still in progress. Audited as `password_set`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /users/{id}/password (the `SetUserPassword` operationId).
+	SetUserPasswordWithBodyWithResponse(ctx context.Context, id UserID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetUserPasswordResponse, error)
+
+	// SetUserPasswordWithResponse Set a user's password (admin)
+	//
+	// Account recovery: sets a new password for the user (it must meet the
+	// password policy) and ends every session of theirs, including logins
+	// still in progress. Audited as `password_set`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /users/{id}/password (the `SetUserPassword` operationId).
+	SetUserPasswordWithResponse(ctx context.Context, id UserID, body SetUserPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*SetUserPasswordResponse, error)
+
 	// RevokeUserSessionsWithResponse End every session of a user (admin)
+	//
+	// Logins of the user that are still checking the password start no session either.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3969,6 +4219,8 @@ type DeleteUserResponse struct {
 	ApplicationproblemJSON403 *PasswordChangeRequired
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *LastAdmin
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
@@ -3997,6 +4249,11 @@ func (r DeleteUserResponse) GetApplicationproblemJSON403() *PasswordChangeRequir
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r DeleteUserResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r DeleteUserResponse) GetApplicationproblemJSON409() *LastAdmin {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -4158,6 +4415,8 @@ type UpdateUserResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *LastAdmin
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
@@ -4195,6 +4454,11 @@ func (r UpdateUserResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r UpdateUserResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r UpdateUserResponse) GetApplicationproblemJSON409() *LastAdmin {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
@@ -4240,6 +4504,110 @@ func (r UpdateUserResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r UpdateUserResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// SetUserPasswordResponse401Headers the declared response headers of an HTTP 401 response for SetUserPassword
+type SetUserPasswordResponse401Headers struct {
+	WWWAuthenticate string
+}
+
+// SetUserPasswordResponse503Headers the declared response headers of an HTTP 503 response for SetUserPassword
+type SetUserPasswordResponse503Headers struct {
+	RetryAfter int
+}
+
+type SetUserPasswordResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *SetUserPasswordResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *SetUserPasswordResponse503Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r SetUserPasswordResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r SetUserPasswordResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r SetUserPasswordResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r SetUserPasswordResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r SetUserPasswordResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r SetUserPasswordResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r SetUserPasswordResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r SetUserPasswordResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r SetUserPasswordResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SetUserPasswordResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SetUserPasswordResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SetUserPasswordResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -4407,6 +4775,15 @@ func (c *ClientWithResponses) LoginWithResponse(ctx context.Context, body LoginJ
 // Ends the session of the bearer token, or of the refresh token in the
 // body (or both). Its access and refresh tokens stop working at once.
 //
+// With a valid access token, its session always ends, whatever the body
+// says. The body's refresh token adds the session it belongs to (when
+// that is another one, e.g. a second device's) and is the way to log out
+// without an access token; with a valid access token, a refresh token
+// that is unknown, spent or expired is ignored (and counted against the
+// address like any refused refresh token), since the session named by
+// the access token has ended. Without an access token, a refresh token
+// that ends nothing is `401`.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /auth/logout (the `Logout` operationId).
@@ -4422,6 +4799,15 @@ func (c *ClientWithResponses) LogoutWithBodyWithResponse(ctx context.Context, co
 //
 // Ends the session of the bearer token, or of the refresh token in the
 // body (or both). Its access and refresh tokens stop working at once.
+//
+// With a valid access token, its session always ends, whatever the body
+// says. The body's refresh token adds the session it belongs to (when
+// that is another one, e.g. a second device's) and is the way to log out
+// without an access token; with a valid access token, a refresh token
+// that is unknown, spent or expired is ignored (and counted against the
+// address like any refused refresh token), since the session named by
+// the access token has ended. Without an access token, a refresh token
+// that ends nothing is `401`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -4746,6 +5132,17 @@ func (c *ClientWithResponses) RevokeMySessionWithResponse(ctx context.Context, i
 //
 // The user's books and sessions go too, at once.
 //
+// Deleting your own account needs a recent login (RFC 9470 step-up):
+// the access token's `auth_time` (the time of the password login that
+// started its session; refreshing keeps it) must be at most 5 minutes
+// old (the server's `--step-up-max-age`). Otherwise the answer is `401`
+// of type `/problems/insufficient-user-authentication` with
+// `WWW-Authenticate: Bearer error="insufficient_user_authentication",
+// error_description="…", max_age=300`, and the account stays: log in
+// again with your password and retry with the new access token.
+//
+// The last admin cannot be deleted (`409`, `/problems/last-admin`).
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with DELETE /users/{id} (the `DeleteUser` operationId).
@@ -4772,6 +5169,10 @@ func (c *ClientWithResponses) GetUserWithResponse(ctx context.Context, id UserID
 
 // UpdateUserWithBodyWithResponse Grant or remove admin (admin)
 //
+// There is always at least one admin: demoting the last one is `409`
+// (`/problems/last-admin`), also when two admins demote each other at
+// the same moment.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PATCH /users/{id} (the `UpdateUser` operationId).
@@ -4785,6 +5186,10 @@ func (c *ClientWithResponses) UpdateUserWithBodyWithResponse(ctx context.Context
 
 // UpdateUserWithApplicationMergePatchPlusJSONBodyWithResponse Grant or remove admin (admin)
 //
+// There is always at least one admin: demoting the last one is `409`
+// (`/problems/last-admin`), also when two admins demote each other at
+// the same moment.
+//
 // Takes a body of the `application/merge-patch+json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PATCH /users/{id} (the `UpdateUser` operationId).
@@ -4796,7 +5201,43 @@ func (c *ClientWithResponses) UpdateUserWithApplicationMergePatchPlusJSONBodyWit
 	return ParseUpdateUserResponse(rsp)
 }
 
+// SetUserPasswordWithBodyWithResponse Set a user's password (admin)
+//
+// Account recovery: sets a new password for the user (it must meet the
+// password policy) and ends every session of theirs, including logins
+// still in progress. Audited as `password_set`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /users/{id}/password (the `SetUserPassword` operationId).
+func (c *ClientWithResponses) SetUserPasswordWithBodyWithResponse(ctx context.Context, id UserID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetUserPasswordResponse, error) {
+	rsp, err := c.SetUserPasswordWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSetUserPasswordResponse(rsp)
+}
+
+// SetUserPasswordWithResponse Set a user's password (admin)
+//
+// Account recovery: sets a new password for the user (it must meet the
+// password policy) and ends every session of theirs, including logins
+// still in progress. Audited as `password_set`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /users/{id}/password (the `SetUserPassword` operationId).
+func (c *ClientWithResponses) SetUserPasswordWithResponse(ctx context.Context, id UserID, body SetUserPasswordJSONRequestBody, reqEditors ...RequestEditorFn) (*SetUserPasswordResponse, error) {
+	rsp, err := c.SetUserPassword(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSetUserPasswordResponse(rsp)
+}
+
 // RevokeUserSessionsWithResponse End every session of a user (admin)
+//
+// Logins of the user that are still checking the password start no session either.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6479,6 +6920,13 @@ func ParseDeleteUserResponse(rsp *http.Response) (*DeleteUserResponse, error) {
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest LastAdmin
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6661,6 +7109,13 @@ func ParseUpdateUserResponse(rsp *http.Response) (*UpdateUserResponse, error) {
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest LastAdmin
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6704,6 +7159,107 @@ func ParseUpdateUserResponse(rsp *http.Response) (*UpdateUserResponse, error) {
 		response.Headers401 = &headers
 	case rsp.StatusCode == 503:
 		var headers UpdateUserResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseSetUserPasswordResponse parses an HTTP response from a SetUserPasswordWithResponse call
+func ParseSetUserPasswordResponse(rsp *http.Response) (*SetUserPasswordResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SetUserPasswordResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers SetUserPasswordResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers SetUserPasswordResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {

@@ -68,26 +68,28 @@ func (e HealthStatus) Valid() bool {
 
 // Defines values for ProblemType.
 const (
-	Problemsconflict               ProblemType = "/problems/conflict"
-	Problemsforbidden              ProblemType = "/problems/forbidden"
-	Problemsinternal               ProblemType = "/problems/internal"
-	ProblemsinvalidCredentials     ProblemType = "/problems/invalid-credentials"
-	ProblemsinvalidToken           ProblemType = "/problems/invalid-token"
-	ProblemsmalformedRequest       ProblemType = "/problems/malformed-request"
-	ProblemsmethodNotAllowed       ProblemType = "/problems/method-not-allowed"
-	ProblemsnotFound               ProblemType = "/problems/not-found"
-	Problemsoverloaded             ProblemType = "/problems/overloaded"
-	ProblemspasswordChangeRequired ProblemType = "/problems/password-change-required"
-	ProblemspayloadTooLarge        ProblemType = "/problems/payload-too-large"
-	ProblemspreconditionFailed     ProblemType = "/problems/precondition-failed"
-	ProblemsrefreshTokenReused     ProblemType = "/problems/refresh-token-reused"
-	ProblemstooManyRequests        ProblemType = "/problems/too-many-requests"
-	Problemsunauthorized           ProblemType = "/problems/unauthorized"
-	Problemsunavailable            ProblemType = "/problems/unavailable"
-	ProblemsunsupportedMediaType   ProblemType = "/problems/unsupported-media-type"
-	ProblemsusernameTaken          ProblemType = "/problems/username-taken"
-	Problemsvalidation             ProblemType = "/problems/validation"
-	ProblemswrongPassword          ProblemType = "/problems/wrong-password"
+	Problemsconflict                       ProblemType = "/problems/conflict"
+	Problemsforbidden                      ProblemType = "/problems/forbidden"
+	ProblemsinsufficientUserAuthentication ProblemType = "/problems/insufficient-user-authentication"
+	Problemsinternal                       ProblemType = "/problems/internal"
+	ProblemsinvalidCredentials             ProblemType = "/problems/invalid-credentials"
+	ProblemsinvalidToken                   ProblemType = "/problems/invalid-token"
+	ProblemslastAdmin                      ProblemType = "/problems/last-admin"
+	ProblemsmalformedRequest               ProblemType = "/problems/malformed-request"
+	ProblemsmethodNotAllowed               ProblemType = "/problems/method-not-allowed"
+	ProblemsnotFound                       ProblemType = "/problems/not-found"
+	Problemsoverloaded                     ProblemType = "/problems/overloaded"
+	ProblemspasswordChangeRequired         ProblemType = "/problems/password-change-required"
+	ProblemspayloadTooLarge                ProblemType = "/problems/payload-too-large"
+	ProblemspreconditionFailed             ProblemType = "/problems/precondition-failed"
+	ProblemsrefreshTokenReused             ProblemType = "/problems/refresh-token-reused"
+	ProblemstooManyRequests                ProblemType = "/problems/too-many-requests"
+	Problemsunauthorized                   ProblemType = "/problems/unauthorized"
+	Problemsunavailable                    ProblemType = "/problems/unavailable"
+	ProblemsunsupportedMediaType           ProblemType = "/problems/unsupported-media-type"
+	ProblemsusernameTaken                  ProblemType = "/problems/username-taken"
+	Problemsvalidation                     ProblemType = "/problems/validation"
+	ProblemswrongPassword                  ProblemType = "/problems/wrong-password"
 )
 
 // Valid indicates whether the value is a known member of the ProblemType enum.
@@ -97,11 +99,15 @@ func (e ProblemType) Valid() bool {
 		return true
 	case Problemsforbidden:
 		return true
+	case ProblemsinsufficientUserAuthentication:
+		return true
 	case Problemsinternal:
 		return true
 	case ProblemsinvalidCredentials:
 		return true
 	case ProblemsinvalidToken:
+		return true
+	case ProblemslastAdmin:
 		return true
 	case ProblemsmalformedRequest:
 		return true
@@ -316,13 +322,45 @@ type LogoutRequest struct {
 	RefreshToken *RefreshTokenValue `json:"refresh_token,omitempty"`
 }
 
+// NewPassword At least 15 characters by default (the server's
+// `--min-password-length`), at most 128, counted in Unicode code points
+// after NFKC normalisation (which is also what is hashed, so a password
+// matches however it was typed); the policy alone checks the minimum, so
+// one message names it. Not a common or guessable password, not only
+// spaces or invisible characters, and at least 5 different characters.
+//
+// Example: tangerine walrus under glass
+type NewPassword = string
+
 // PasswordChange defines model for PasswordChange.
 type PasswordChange struct {
 	// CurrentPassword Example: tangerine walrus under glass
 	CurrentPassword string `json:"current_password"`
 
-	// NewPassword Example: a brand new and long passphrase
-	NewPassword string `json:"new_password"`
+	// NewPassword At least 15 characters by default (the server's
+	// `--min-password-length`), at most 128, counted in Unicode code points
+	// after NFKC normalisation (which is also what is hashed, so a password
+	// matches however it was typed); the policy alone checks the minimum, so
+	// one message names it. Not a common or guessable password, not only
+	// spaces or invisible characters, and at least 5 different characters.
+	//
+	//
+	// Example: tangerine walrus under glass
+	NewPassword NewPassword `json:"new_password"`
+}
+
+// PasswordSet defines model for PasswordSet.
+type PasswordSet struct {
+	// Password At least 15 characters by default (the server's
+	// `--min-password-length`), at most 128, counted in Unicode code points
+	// after NFKC normalisation (which is also what is hashed, so a password
+	// matches however it was typed); the policy alone checks the minimum, so
+	// one message names it. Not a common or guessable password, not only
+	// spaces or invisible characters, and at least 5 different characters.
+	//
+	//
+	// Example: tangerine walrus under glass
+	Password NewPassword `json:"password"`
 }
 
 // PriceCents The price in minor units (cents).
@@ -374,10 +412,16 @@ type RefreshTokenValue = string
 
 // RegisterRequest defines model for RegisterRequest.
 type RegisterRequest struct {
-	// Password 15–128 characters by default; not a common or guessable password.
+	// Password At least 15 characters by default (the server's
+	// `--min-password-length`), at most 128, counted in Unicode code points
+	// after NFKC normalisation (which is also what is hashed, so a password
+	// matches however it was typed); the policy alone checks the minimum, so
+	// one message names it. Not a common or guessable password, not only
+	// spaces or invisible characters, and at least 5 different characters.
+	//
 	//
 	// Example: tangerine walrus under glass
-	Password string `json:"password"`
+	Password NewPassword `json:"password"`
 
 	// Username Example: alice
 	Username Username `json:"username"`
@@ -515,6 +559,9 @@ type InternalError = Problem
 // InvalidCredentials An RFC 9457 problem details document.
 type InvalidCredentials = Problem
 
+// LastAdmin An RFC 9457 problem details document.
+type LastAdmin = Problem
+
 // NotFound An RFC 9457 problem details document.
 type NotFound = Problem
 
@@ -617,6 +664,9 @@ type ChangePasswordJSONRequestBody = PasswordChange
 // UpdateUserApplicationMergePatchPlusJSONRequestBody defines body for UpdateUser for application/merge-patch+json ContentType.
 type UpdateUserApplicationMergePatchPlusJSONRequestBody = UserPatch
 
+// SetUserPasswordJSONRequestBody defines body for SetUserPassword for application/json ContentType.
+type SetUserPasswordJSONRequestBody = PasswordSet
+
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
 	// GetRoot Where the documentation is
@@ -685,6 +735,9 @@ type ServerInterface interface {
 	// UpdateUser Grant or remove admin (admin)
 	// (PATCH /users/{id})
 	UpdateUser(w http.ResponseWriter, r *http.Request, id UserID)
+	// SetUserPassword Set a user's password (admin)
+	// (PUT /users/{id}/password)
+	SetUserPassword(w http.ResponseWriter, r *http.Request, id UserID)
 	// RevokeUserSessions End every session of a user (admin)
 	// (DELETE /users/{id}/sessions)
 	RevokeUserSessions(w http.ResponseWriter, r *http.Request, id UserID)
@@ -1295,6 +1348,32 @@ func (siw *ServerInterfaceWrapper) UpdateUser(w http.ResponseWriter, r *http.Req
 	handler.ServeHTTP(w, r)
 }
 
+// SetUserPassword operation middleware
+func (siw *ServerInterfaceWrapper) SetUserPassword(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id UserID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", r.PathValue("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.SetUserPassword(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // RevokeUserSessions operation middleware
 func (siw *ServerInterfaceWrapper) RevokeUserSessions(w http.ResponseWriter, r *http.Request) {
 
@@ -1454,6 +1533,7 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/users/{id}", wrapper.DeleteUser)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/users/{id}", wrapper.GetUser)
 	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/users/{id}", wrapper.UpdateUser)
+	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/users/{id}/password", wrapper.SetUserPassword)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/users/{id}/sessions", wrapper.RevokeUserSessions)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/books", wrapper.ListBooks)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/books", wrapper.CreateBook)
@@ -1484,6 +1564,8 @@ type InvalidCredentialsApplicationProblemPlusJSONResponse struct {
 
 	Headers InvalidCredentialsResponseHeaders
 }
+
+type LastAdminApplicationProblemPlusJSONResponse Problem
 
 type NotFoundApplicationProblemPlusJSONResponse Problem
 
@@ -3678,6 +3760,22 @@ func (response DeleteUser404ApplicationProblemPlusJSONResponse) VisitDeleteUserR
 	return err
 }
 
+type DeleteUser409ApplicationProblemPlusJSONResponse struct {
+	LastAdminApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteUser409ApplicationProblemPlusJSONResponse) VisitDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteUser500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -3919,6 +4017,22 @@ func (response UpdateUser404ApplicationProblemPlusJSONResponse) VisitUpdateUserR
 	return err
 }
 
+type UpdateUser409ApplicationProblemPlusJSONResponse struct {
+	LastAdminApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateUser409ApplicationProblemPlusJSONResponse) VisitUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateUser413ApplicationProblemPlusJSONResponse struct {
 	PayloadTooLargeApplicationProblemPlusJSONResponse
 }
@@ -3972,6 +4086,153 @@ type UpdateUser503ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response UpdateUser503ApplicationProblemPlusJSONResponse) VisitUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetUserPasswordRequestObject struct {
+	Id   UserID `json:"id"`
+	Body *SetUserPasswordJSONRequestBody
+}
+
+type SetUserPasswordResponseObject interface {
+	VisitSetUserPasswordResponse(w http.ResponseWriter) error
+}
+
+type SetUserPassword204Response struct {
+}
+
+func (response SetUserPassword204Response) VisitSetUserPasswordResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type SetUserPassword400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response SetUserPassword400ApplicationProblemPlusJSONResponse) VisitSetUserPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetUserPassword401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response SetUserPassword401ApplicationProblemPlusJSONResponse) VisitSetUserPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetUserPassword403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response SetUserPassword403ApplicationProblemPlusJSONResponse) VisitSetUserPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetUserPassword404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response SetUserPassword404ApplicationProblemPlusJSONResponse) VisitSetUserPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetUserPassword413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response SetUserPassword413ApplicationProblemPlusJSONResponse) VisitSetUserPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetUserPassword415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response SetUserPassword415ApplicationProblemPlusJSONResponse) VisitSetUserPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetUserPassword500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response SetUserPassword500ApplicationProblemPlusJSONResponse) VisitSetUserPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetUserPassword503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response SetUserPassword503ApplicationProblemPlusJSONResponse) VisitSetUserPasswordResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -4166,6 +4427,9 @@ type StrictServerInterface interface {
 	// UpdateUser Grant or remove admin (admin)
 	// (PATCH /users/{id})
 	UpdateUser(ctx context.Context, request UpdateUserRequestObject) (UpdateUserResponseObject, error)
+	// SetUserPassword Set a user's password (admin)
+	// (PUT /users/{id}/password)
+	SetUserPassword(ctx context.Context, request SetUserPasswordRequestObject) (SetUserPasswordResponseObject, error)
 	// RevokeUserSessions End every session of a user (admin)
 	// (DELETE /users/{id}/sessions)
 	RevokeUserSessions(ctx context.Context, request RevokeUserSessionsRequestObject) (RevokeUserSessionsResponseObject, error)
@@ -4815,6 +5079,39 @@ func (sh *strictHandler) UpdateUser(w http.ResponseWriter, r *http.Request, id U
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(UpdateUserResponseObject); ok {
 		if err := validResponse.VisitUpdateUserResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// SetUserPassword operation middleware
+func (sh *strictHandler) SetUserPassword(w http.ResponseWriter, r *http.Request, id UserID) {
+	var request SetUserPasswordRequestObject
+
+	request.Id = id
+
+	var body SetUserPasswordJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.SetUserPassword(ctx, request.(SetUserPasswordRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SetUserPassword")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(SetUserPasswordResponseObject); ok {
+		if err := validResponse.VisitSetUserPasswordResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {

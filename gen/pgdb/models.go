@@ -67,6 +67,7 @@ type Session struct {
 	RevokedAt  *time.Time
 	UserAgent  string
 	Ip         string
+	AuthTime   time.Time
 }
 
 type SigningKey struct {
@@ -90,5 +91,6 @@ type User struct {
 	PasswordHash           string
 	Admin                  bool
 	CreatedAt              time.Time
+	CredentialVersion      int64
 	PasswordChangeRequired bool
 }

@@ -12,6 +12,19 @@ import (
 	"github.com/google/uuid"
 )
 
+const bumpCredentialVersion = `-- name: BumpCredentialVersion :execrows
+UPDATE users SET credential_version = credential_version + 1 WHERE id = $1
+`
+
+// "End every session": logins in flight must not start one either.
+func (q *Queries) BumpCredentialVersion(ctx context.Context, id uuid.UUID) (int64, error) {
+	result, err := q.db.Exec(ctx, bumpCredentialVersion, id)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const createUser = `-- name: CreateUser :exec
 INSERT INTO users (id, username, password_hash, admin, created_at, password_change_required)
 VALUES ($1, $2, $3, $4, $5, $6)
@@ -51,7 +64,7 @@ func (q *Queries) DeleteUser(ctx context.Context, id uuid.UUID) (int64, error) {
 }
 
 const findUserByID = `-- name: FindUserByID :one
-SELECT id, username, username_key, password_hash, admin, created_at, password_change_required FROM users WHERE id = $1
+SELECT id, username, username_key, password_hash, admin, created_at, credential_version, password_change_required FROM users WHERE id = $1
 `
 
 func (q *Queries) FindUserByID(ctx context.Context, id uuid.UUID) (User, error) {
@@ -64,13 +77,14 @@ func (q *Queries) FindUserByID(ctx context.Context, id uuid.UUID) (User, error) 
 		&i.PasswordHash,
 		&i.Admin,
 		&i.CreatedAt,
+		&i.CredentialVersion,
 		&i.PasswordChangeRequired,
 	)
 	return i, err
 }
 
 const findUserByUsername = `-- name: FindUserByUsername :one
-SELECT id, username, username_key, password_hash, admin, created_at, password_change_required FROM users WHERE username_key = lower(CAST($1 AS text) COLLATE "C")
+SELECT id, username, username_key, password_hash, admin, created_at, credential_version, password_change_required FROM users WHERE username_key = lower(CAST($1 AS text) COLLATE "C")
 `
 
 // username_key is lower(username) under the C collation (ASCII folding, as
@@ -85,13 +99,14 @@ func (q *Queries) FindUserByUsername(ctx context.Context, username string) (User
 		&i.PasswordHash,
 		&i.Admin,
 		&i.CreatedAt,
+		&i.CredentialVersion,
 		&i.PasswordChangeRequired,
 	)
 	return i, err
 }
 
 const listUsers = `-- name: ListUsers :many
-SELECT id, username, username_key, password_hash, admin, created_at, password_change_required FROM users
+SELECT id, username, username_key, password_hash, admin, created_at, credential_version, password_change_required FROM users
 WHERE strpos(username_key, lower(CAST($1 AS text) COLLATE "C")) > 0
   AND (NOT $2::boolean
        OR (username_key, id) > (lower(CAST($3 AS text) COLLATE "C"), $4::uuid))
@@ -133,6 +148,7 @@ func (q *Queries) ListUsers(ctx context.Context, arg ListUsersParams) ([]User, e
 			&i.PasswordHash,
 			&i.Admin,
 			&i.CreatedAt,
+			&i.CredentialVersion,
 			&i.PasswordChangeRequired,
 		); err != nil {
 			return nil, err
@@ -145,8 +161,72 @@ func (q *Queries) ListUsers(ctx context.Context, arg ListUsersParams) ([]User, e
 	return items, nil
 }
 
+const lockAdminIDs = `-- name: LockAdminIDs :many
+SELECT id FROM users WHERE admin ORDER BY id FOR UPDATE
+`
+
+// The ids of every admin, locked: a demotion or deletion of an admin takes
+// these locks first (in id order, so two never deadlock), and a concurrent
+// one waits, then re-reads the rows that are still admins. Of two demotions
+// of the last two admins, the second sees one admin left and refuses.
+func (q *Queries) LockAdminIDs(ctx context.Context) ([]uuid.UUID, error) {
+	rows, err := q.db.Query(ctx, lockAdminIDs)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []uuid.UUID
+	for rows.Next() {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const lockCredentialVersion = `-- name: LockCredentialVersion :one
+SELECT credential_version FROM users WHERE id = $1 FOR SHARE
+`
+
+// FOR SHARE: a session insert holds the user row against a concurrent
+// credential change (which updates the row first) until it commits, and
+// one that waited reads the version the change wrote.
+func (q *Queries) LockCredentialVersion(ctx context.Context, id uuid.UUID) (int64, error) {
+	row := q.db.QueryRow(ctx, lockCredentialVersion, id)
+	var credential_version int64
+	err := row.Scan(&credential_version)
+	return credential_version, err
+}
+
+const rehashPassword = `-- name: RehashPassword :execrows
+UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash = $3
+`
+
+type RehashPasswordParams struct {
+	PasswordHash string
+	ID           uuid.UUID
+	VerifiedHash string
+}
+
+// A rehash on login: only if the hash is still the one that was verified,
+// so it can never undo a password change that committed in between.
+func (q *Queries) RehashPassword(ctx context.Context, arg RehashPasswordParams) (int64, error) {
+	result, err := q.db.Exec(ctx, rehashPassword, arg.PasswordHash, arg.ID, arg.VerifiedHash)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const setNewPassword = `-- name: SetNewPassword :execrows
-UPDATE users SET password_hash = $1, password_change_required = false WHERE id = $2
+UPDATE users SET password_hash = $1, password_change_required = false,
+    credential_version = credential_version + 1
+WHERE id = $2
 `
 
 type SetNewPasswordParams struct {
@@ -155,8 +235,10 @@ type SetNewPasswordParams struct {
 }
 
 // A password chosen under today's policy: the hash, and the end of any
-// forced change. (SetPasswordHash, the rehash of the same password, keeps
-// the flag.)
+// forced change. (RehashPassword, the rehash of the same password, keeps
+// the flag.) The credential version moves on: every session the old
+// password started must end, and any login still checking the old password
+// must not start one.
 func (q *Queries) SetNewPassword(ctx context.Context, arg SetNewPasswordParams) (int64, error) {
 	result, err := q.db.Exec(ctx, setNewPassword, arg.PasswordHash, arg.ID)
 	if err != nil {
@@ -182,25 +264,8 @@ func (q *Queries) SetPasswordChangeRequired(ctx context.Context, arg SetPassword
 	return result.RowsAffected(), nil
 }
 
-const setPasswordHash = `-- name: SetPasswordHash :execrows
-UPDATE users SET password_hash = $1 WHERE id = $2
-`
-
-type SetPasswordHashParams struct {
-	PasswordHash string
-	ID           uuid.UUID
-}
-
-func (q *Queries) SetPasswordHash(ctx context.Context, arg SetPasswordHashParams) (int64, error) {
-	result, err := q.db.Exec(ctx, setPasswordHash, arg.PasswordHash, arg.ID)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected(), nil
-}
-
 const setUserAdmin = `-- name: SetUserAdmin :one
-UPDATE users SET admin = $1 WHERE id = $2 RETURNING id, username, username_key, password_hash, admin, created_at, password_change_required
+UPDATE users SET admin = $1 WHERE id = $2 RETURNING id, username, username_key, password_hash, admin, created_at, credential_version, password_change_required
 `
 
 type SetUserAdminParams struct {
@@ -218,6 +283,7 @@ func (q *Queries) SetUserAdmin(ctx context.Context, arg SetUserAdminParams) (Use
 		&i.PasswordHash,
 		&i.Admin,
 		&i.CreatedAt,
+		&i.CredentialVersion,
 		&i.PasswordChangeRequired,
 	)
 	return i, err

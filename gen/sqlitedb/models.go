@@ -71,6 +71,7 @@ type Session struct {
 	RevokedAt  sql.NullInt64
 	UserAgent  string
 	Ip         string
+	AuthTime   int64
 }
 
 type SigningKey struct {
@@ -93,5 +94,6 @@ type User struct {
 	PasswordHash           string
 	Admin                  int64
 	CreatedAt              int64
+	CredentialVersion      int64
 	PasswordChangeRequired int64
 }

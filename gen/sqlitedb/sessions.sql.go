@@ -65,8 +65,8 @@ func (q *Queries) CreateRefreshToken(ctx context.Context, arg CreateRefreshToken
 }
 
 const createSession = `-- name: CreateSession :exec
-INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip, auth_time)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
 `
 
 type CreateSessionParams struct {
@@ -78,6 +78,7 @@ type CreateSessionParams struct {
 	RevokedAt  sql.NullInt64
 	UserAgent  string
 	Ip         string
+	AuthTime   int64
 }
 
 func (q *Queries) CreateSession(ctx context.Context, arg CreateSessionParams) error {
@@ -90,6 +91,7 @@ func (q *Queries) CreateSession(ctx context.Context, arg CreateSessionParams) er
 		arg.RevokedAt,
 		arg.UserAgent,
 		arg.Ip,
+		arg.AuthTime,
 	)
 	return err
 }
@@ -111,7 +113,7 @@ func (q *Queries) FindRefreshToken(ctx context.Context, tokenHash []byte) (Refre
 }
 
 const findSessionByID = `-- name: FindSessionByID :one
-SELECT id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip FROM sessions WHERE id = ?1
+SELECT id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip, auth_time FROM sessions WHERE id = ?1
 `
 
 func (q *Queries) FindSessionByID(ctx context.Context, id uuid.UUID) (Session, error) {
@@ -126,12 +128,13 @@ func (q *Queries) FindSessionByID(ctx context.Context, id uuid.UUID) (Session, e
 		&i.RevokedAt,
 		&i.UserAgent,
 		&i.Ip,
+		&i.AuthTime,
 	)
 	return i, err
 }
 
 const listSessions = `-- name: ListSessions :many
-SELECT id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip FROM sessions
+SELECT id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip, auth_time FROM sessions
 WHERE user_id = ?1 AND revoked_at IS NULL AND expires_at > ?2
 ORDER BY created_at DESC, id DESC
 `
@@ -159,6 +162,7 @@ func (q *Queries) ListSessions(ctx context.Context, arg ListSessionsParams) ([]S
 			&i.RevokedAt,
 			&i.UserAgent,
 			&i.Ip,
+			&i.AuthTime,
 		); err != nil {
 			return nil, err
 		}
@@ -261,7 +265,7 @@ func (q *Queries) RevokeLiveUserSession(ctx context.Context, arg RevokeLiveUserS
 }
 
 const revokeSession = `-- name: RevokeSession :one
-UPDATE sessions SET revoked_at = coalesce(revoked_at, CAST(?1 AS INTEGER)) WHERE id = ?2 RETURNING id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip
+UPDATE sessions SET revoked_at = coalesce(revoked_at, CAST(?1 AS INTEGER)) WHERE id = ?2 RETURNING id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip, auth_time
 `
 
 type RevokeSessionParams struct {
@@ -283,6 +287,7 @@ func (q *Queries) RevokeSession(ctx context.Context, arg RevokeSessionParams) (S
 		&i.RevokedAt,
 		&i.UserAgent,
 		&i.Ip,
+		&i.AuthTime,
 	)
 	return i, err
 }
@@ -318,7 +323,7 @@ func (q *Queries) RevokeUserSessionsExcept(ctx context.Context, arg RevokeUserSe
 }
 
 const setSessionLastUsed = `-- name: SetSessionLastUsed :one
-UPDATE sessions SET last_used_at = ?1 WHERE id = ?2 RETURNING id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip
+UPDATE sessions SET last_used_at = ?1 WHERE id = ?2 RETURNING id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip, auth_time
 `
 
 type SetSessionLastUsedParams struct {
@@ -338,6 +343,7 @@ func (q *Queries) SetSessionLastUsed(ctx context.Context, arg SetSessionLastUsed
 		&i.RevokedAt,
 		&i.UserAgent,
 		&i.Ip,
+		&i.AuthTime,
 	)
 	return i, err
 }

@@ -11,6 +11,19 @@ import (
 	"github.com/google/uuid"
 )
 
+const bumpCredentialVersion = `-- name: BumpCredentialVersion :execrows
+UPDATE users SET credential_version = credential_version + 1 WHERE id = ?1
+`
+
+// "End every session": logins in flight must not start one either.
+func (q *Queries) BumpCredentialVersion(ctx context.Context, id uuid.UUID) (int64, error) {
+	result, err := q.db.ExecContext(ctx, bumpCredentialVersion, id)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
 const createUser = `-- name: CreateUser :exec
 INSERT INTO users (id, username, password_hash, admin, created_at, password_change_required)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -49,8 +62,19 @@ func (q *Queries) DeleteUser(ctx context.Context, id uuid.UUID) (int64, error) {
 	return result.RowsAffected()
 }
 
+const findCredentialVersion = `-- name: FindCredentialVersion :one
+SELECT credential_version FROM users WHERE id = ?1
+`
+
+func (q *Queries) FindCredentialVersion(ctx context.Context, id uuid.UUID) (int64, error) {
+	row := q.db.QueryRowContext(ctx, findCredentialVersion, id)
+	var credential_version int64
+	err := row.Scan(&credential_version)
+	return credential_version, err
+}
+
 const findUserByID = `-- name: FindUserByID :one
-SELECT id, username, password_hash, admin, created_at, password_change_required FROM users WHERE id = ?1
+SELECT id, username, password_hash, admin, created_at, credential_version, password_change_required FROM users WHERE id = ?1
 `
 
 func (q *Queries) FindUserByID(ctx context.Context, id uuid.UUID) (User, error) {
@@ -62,13 +86,14 @@ func (q *Queries) FindUserByID(ctx context.Context, id uuid.UUID) (User, error) 
 		&i.PasswordHash,
 		&i.Admin,
 		&i.CreatedAt,
+		&i.CredentialVersion,
 		&i.PasswordChangeRequired,
 	)
 	return i, err
 }
 
 const findUserByUsername = `-- name: FindUserByUsername :one
-SELECT id, username, password_hash, admin, created_at, password_change_required FROM users WHERE username = ?1
+SELECT id, username, password_hash, admin, created_at, credential_version, password_change_required FROM users WHERE username = ?1
 `
 
 // username is COLLATE NOCASE, so = matches case-insensitively (and uses the
@@ -82,13 +107,44 @@ func (q *Queries) FindUserByUsername(ctx context.Context, username string) (User
 		&i.PasswordHash,
 		&i.Admin,
 		&i.CreatedAt,
+		&i.CredentialVersion,
 		&i.PasswordChangeRequired,
 	)
 	return i, err
 }
 
+const listAdminIDs = `-- name: ListAdminIDs :many
+SELECT id FROM users WHERE admin = 1 ORDER BY id
+`
+
+// The ids of every admin. Writers call it inside their transaction (which
+// holds SQLite's one write lock) before demoting or deleting an admin, so
+// the at-least-one-admin rule is checked and kept atomically.
+func (q *Queries) ListAdminIDs(ctx context.Context) ([]uuid.UUID, error) {
+	rows, err := q.db.QueryContext(ctx, listAdminIDs)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []uuid.UUID
+	for rows.Next() {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const listUsers = `-- name: ListUsers :many
-SELECT id, username, password_hash, admin, created_at, password_change_required FROM users
+SELECT id, username, password_hash, admin, created_at, credential_version, password_change_required FROM users
 WHERE like(?1, username, '\')
   AND (NOT CAST(?2 AS BOOLEAN) OR (username, id) > (?3, ?4))
 ORDER BY username, id
@@ -129,6 +185,7 @@ func (q *Queries) ListUsers(ctx context.Context, arg ListUsersParams) ([]User, e
 			&i.PasswordHash,
 			&i.Admin,
 			&i.CreatedAt,
+			&i.CredentialVersion,
 			&i.PasswordChangeRequired,
 		); err != nil {
 			return nil, err
@@ -144,8 +201,30 @@ func (q *Queries) ListUsers(ctx context.Context, arg ListUsersParams) ([]User, e
 	return items, nil
 }
 
+const rehashPassword = `-- name: RehashPassword :execrows
+UPDATE users SET password_hash = ?1 WHERE id = ?2 AND password_hash = ?3
+`
+
+type RehashPasswordParams struct {
+	PasswordHash string
+	ID           uuid.UUID
+	VerifiedHash string
+}
+
+// A rehash on login: only if the hash is still the one that was verified,
+// so it can never undo a password change that committed in between.
+func (q *Queries) RehashPassword(ctx context.Context, arg RehashPasswordParams) (int64, error) {
+	result, err := q.db.ExecContext(ctx, rehashPassword, arg.PasswordHash, arg.ID, arg.VerifiedHash)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
 const setNewPassword = `-- name: SetNewPassword :execrows
-UPDATE users SET password_hash = ?1, password_change_required = 0 WHERE id = ?2
+UPDATE users SET password_hash = ?1, password_change_required = 0,
+    credential_version = credential_version + 1
+WHERE id = ?2
 `
 
 type SetNewPasswordParams struct {
@@ -154,8 +233,10 @@ type SetNewPasswordParams struct {
 }
 
 // A password chosen under today's policy: the hash, and the end of any
-// forced change. (SetPasswordHash, the rehash of the same password, keeps
-// the flag.)
+// forced change. (RehashPassword, the rehash of the same password, keeps
+// the flag.) The credential version moves on: every session the old
+// password started must end, and any login still checking the old password
+// must not start one.
 func (q *Queries) SetNewPassword(ctx context.Context, arg SetNewPasswordParams) (int64, error) {
 	result, err := q.db.ExecContext(ctx, setNewPassword, arg.PasswordHash, arg.ID)
 	if err != nil {
@@ -181,25 +262,8 @@ func (q *Queries) SetPasswordChangeRequired(ctx context.Context, arg SetPassword
 	return result.RowsAffected()
 }
 
-const setPasswordHash = `-- name: SetPasswordHash :execrows
-UPDATE users SET password_hash = ?1 WHERE id = ?2
-`
-
-type SetPasswordHashParams struct {
-	PasswordHash string
-	ID           uuid.UUID
-}
-
-func (q *Queries) SetPasswordHash(ctx context.Context, arg SetPasswordHashParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, setPasswordHash, arg.PasswordHash, arg.ID)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected()
-}
-
 const setUserAdmin = `-- name: SetUserAdmin :one
-UPDATE users SET admin = ?1 WHERE id = ?2 RETURNING id, username, password_hash, admin, created_at, password_change_required
+UPDATE users SET admin = ?1 WHERE id = ?2 RETURNING id, username, password_hash, admin, created_at, credential_version, password_change_required
 `
 
 type SetUserAdminParams struct {
@@ -216,6 +280,7 @@ func (q *Queries) SetUserAdmin(ctx context.Context, arg SetUserAdminParams) (Use
 		&i.PasswordHash,
 		&i.Admin,
 		&i.CreatedAt,
+		&i.CredentialVersion,
 		&i.PasswordChangeRequired,
 	)
 	return i, err

@@ -50,7 +50,7 @@ func (f *keyFixture) load(alg string, secret []byte) *auth.AccessTokens {
 
 func (f *keyFixture) issue(tokens *auth.AccessTokens) string {
 	f.t.Helper()
-	tok, _, err := tokens.Issue(mustV7(f.t), mustV7(f.t))
+	tok, _, err := tokens.Issue(mustV7(f.t), mustV7(f.t), time.Time{})
 	if err != nil {
 		f.t.Fatal(err)
 	}

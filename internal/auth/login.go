@@ -17,7 +17,10 @@ var ErrInvalidCredentials = bookstore.Errorf(bookstore.ErrUnauthorized, "the use
 // the user's stored hash cannot be verified, which deserves a logged error). An unknown username costs one hash, as a
 // wrong password does, so timing tells nothing either. A stored hash with
 // outdated parameters is upgraded while the password is at hand; if that
-// write fails the upgrade simply waits for the next login.
+// write fails the upgrade simply waits for the next login. The upgrade
+// replaces only the hash that was verified, so it never undoes a password
+// change that committed meanwhile; the user returned carries the credential
+// version read with that hash, for CreateSession.
 func (h *Hasher) CheckPassword(ctx context.Context, users bookstore.UserStore, username, password string) (bookstore.User, error) {
 	u, err := users.FindUserByUsername(ctx, username)
 	if errors.Is(err, bookstore.ErrNotFound) {
@@ -46,7 +49,7 @@ func (h *Hasher) CheckPassword(ctx context.Context, users bookstore.UserStore, u
 		return bookstore.User{}, ErrInvalidCredentials
 	}
 	if needsRehash {
-		if hash, err := h.Hash(ctx, password); err == nil && users.SetPasswordHash(ctx, u.ID, hash) == nil {
+		if hash, err := h.Hash(ctx, password); err == nil && users.SetPasswordHash(ctx, u.ID, u.PasswordHash, hash) == nil {
 			u.PasswordHash = hash
 		}
 	}

@@ -78,13 +78,7 @@ func TestCheckPassword(t *testing.T) {
 
 func TestCheckPasswordUpgradesParameters(t *testing.T) {
 	ctx := context.Background()
-	db := MustOpenStore(t)
-	old := MustNewHasher(t, auth.Argon2Params{Memory: 32, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}, 1)
-	policy, _ := auth.NewPasswordPolicy(15)
-	u, _ := auth.NewUser(ctx, old, policy, "alice", "plum tractor glacier umbrella", false, time.Now())
-	if err := db.CreateUser(ctx, u); err != nil {
-		t.Fatal(err)
-	}
+	db, u := mustCreateOutdatedUser(t)
 	current := MustNewHasher(t, fastParams(), 1)
 	if _, err := current.CheckPassword(ctx, db, "alice", "plum tractor glacier umbrella"); err != nil {
 		t.Fatal(err)
@@ -139,7 +133,7 @@ func TestLoadKeyring(t *testing.T) {
 		// A token of the first start verifies after the restart.
 		issue, _ := auth.NewAccessTokens(auth.AccessTokenConfig{Keyring: first})
 		verify, _ := auth.NewAccessTokens(auth.AccessTokenConfig{Keyring: again})
-		tok, _, err := issue.Issue(mustV7(t), mustV7(t))
+		tok, _, err := issue.Issue(mustV7(t), mustV7(t), time.Time{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -156,7 +150,7 @@ func TestLoadKeyring(t *testing.T) {
 		}
 		issue, _ := auth.NewAccessTokens(auth.AccessTokenConfig{Keyring: hs})
 		verify, _ := auth.NewAccessTokens(auth.AccessTokenConfig{Keyring: ed})
-		tok, _, _ := issue.Issue(mustV7(t), mustV7(t))
+		tok, _, _ := issue.Issue(mustV7(t), mustV7(t), time.Time{})
 		if _, err := verify.Verify(tok); err != nil {
 			t.Fatalf("HS256 token after the switch: %v", err)
 		}
@@ -214,7 +208,7 @@ func TestRotateKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	tokens, _ := auth.NewAccessTokens(auth.AccessTokenConfig{Keyring: before, AccessTTL: cfg.AccessTTL})
-	old, _, _ := tokens.Issue(mustV7(t), mustV7(t))
+	old, _, _ := tokens.Issue(mustV7(t), mustV7(t), time.Time{})
 
 	if err := auth.RotateKey(ctx, cfg, now.Add(time.Minute)); err != nil {
 		t.Fatal(err)
@@ -263,4 +257,73 @@ func TestRotateKey(t *testing.T) {
 	if err := auth.RotateKey(ctx, auth.KeyConfig{Store: db, Alg: auth.AlgHS256, Secret: []byte(strings.Repeat("s", 32))}, now); err == nil {
 		t.Error("rotating a configured secret was accepted")
 	}
+}
+
+// A login against a hash made before passwords were normalised is
+// accepted once and stores the normalised hash.
+func TestCheckPasswordRehashesUnnormalisedHashes(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenStore(t)
+	h := MustNewHasher(t, fastParams(), 1)
+	typed := "ｆｕｌｌ ｗｉｄｔｈ ｐａｓｓｐｈｒａｓｅ"
+	legacy, err := auth.HashAsIs(h, typed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := bookstore.User{ID: mustV7(t), Username: "alice", PasswordHash: legacy, CreatedAt: time.Now().UTC().Truncate(time.Millisecond)}
+	if err := db.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.CheckPassword(ctx, db, "alice", typed); err != nil {
+		t.Fatalf("login with the legacy hash: %v", err)
+	}
+	stored, _ := db.FindUserByID(ctx, u.ID)
+	if stored.PasswordHash == legacy {
+		t.Fatal("the legacy hash was not replaced")
+	}
+	if ok, rehash, _ := h.Verify(ctx, stored.PasswordHash, "full width passphrase"); !ok || rehash {
+		t.Fatalf("the new hash is not of the normalised password: ok=%v rehash=%v", ok, rehash)
+	}
+}
+
+// A rehash never undoes a password change that committed between the
+// login's read and its write.
+func TestCheckPasswordRehashLosesToAPasswordChange(t *testing.T) {
+	ctx := context.Background()
+	db, u := mustCreateOutdatedUser(t)
+	current := MustNewHasher(t, fastParams(), 1)
+	// The password changes while the login holds its verified hash: the
+	// first KDF call is the login's verify, the second its rehash.
+	calls := 0
+	auth.WrapKDF(current, func(next auth.KDF) auth.KDF {
+		return func(p, s []byte, t, m uint32, th uint8, k uint32) []byte {
+			if calls++; calls == 2 {
+				if err := db.ChangePassword(ctx, u.ID, "$argon2id$v=19$m=64,t=1,p=1$c29tZXNhbHQ$c29tZWhhc2hzb21laGFzaA", uuid.Nil, time.Now()); err != nil {
+					panic(err)
+				}
+			}
+			return next(p, s, t, m, th, k)
+		}
+	})
+	if _, err := current.CheckPassword(ctx, db, "alice", "plum tractor glacier umbrella"); err != nil {
+		t.Fatal(err)
+	}
+	stored, _ := db.FindUserByID(ctx, u.ID)
+	if stored.PasswordHash != "$argon2id$v=19$m=64,t=1,p=1$c29tZXNhbHQ$c29tZWhhc2hzb21laGFzaA" {
+		t.Fatalf("the rehash replaced the changed password: %s", stored.PasswordHash)
+	}
+}
+
+// mustCreateOutdatedUser stores alice with a hash of outdated parameters,
+// which a login with fastParams upgrades.
+func mustCreateOutdatedUser(t *testing.T) (*sqlite.DB, bookstore.User) {
+	t.Helper()
+	db := MustOpenStore(t)
+	old := MustNewHasher(t, auth.Argon2Params{Memory: 32, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}, 1)
+	policy, _ := auth.NewPasswordPolicy(15)
+	u, _ := auth.NewUser(t.Context(), old, policy, "alice", "plum tractor glacier umbrella", false, time.Now())
+	if err := db.CreateUser(t.Context(), u); err != nil {
+		t.Fatal(err)
+	}
+	return db, u
 }

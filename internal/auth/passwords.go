@@ -237,6 +237,11 @@ func (h *Hasher) Params() Argon2Params { return h.params }
 // $argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash> (standard base64, no padding).
 // It waits for a free slot and returns ctx's error if ctx ends first.
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
+	return h.hashAsIs(ctx, NormalizePassword(password))
+}
+
+// hashAsIs is Hash without normalising password.
+func (h *Hasher) hashAsIs(ctx context.Context, password string) (string, error) {
 	if len(password) > maxPasswordLen {
 		return "", fmt.Errorf("password of %d bytes is longer than %d", len(password), maxPasswordLen)
 	}
@@ -253,13 +258,27 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 }
 
 // Verify reports whether password matches the PHC string phc, comparing in
-// constant time. needsRehash is true when password matched but phc was made
+// constant time. The password is normalised as Hash normalises it; a hash
+// made before passwords were normalised matches the password as typed, and
+// then needsRehash is true, so the login stores the normalised form and the
+// fallback is needed once. needsRehash is also true is true when password matched but phc was made
 // with other parameters than the Hasher's: the caller should store a new
 // Hash while it has the plain password. A malformed phc is an error (the
 // stored data is broken; it is not the user's fault). A werkzeug hash (an
 // account imported from the Flask app, see werkzeug.go) is checked the way
 // werkzeug checks it and always needs a rehash.
 func (h *Hasher) Verify(ctx context.Context, phc, password string) (ok, needsRehash bool, err error) {
+	normal := NormalizePassword(password)
+	ok, needsRehash, err = h.verifyAsIs(ctx, phc, normal)
+	if ok || err != nil || normal == password {
+		return ok, needsRehash, err
+	}
+	ok, _, err = h.verifyAsIs(ctx, phc, password)
+	return ok, ok, err
+}
+
+// verifyAsIs is Verify without normalising password.
+func (h *Hasher) verifyAsIs(ctx context.Context, phc, password string) (ok, needsRehash bool, err error) {
 	if IsWerkzeugHash(phc) {
 		ok, err := h.verifyWerkzeug(ctx, phc, password)
 		return ok, ok, err

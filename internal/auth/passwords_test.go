@@ -403,3 +403,50 @@ func TestHashQueueIsBounded(t *testing.T) {
 		t.Error("NewHasher accepted a queue wait of 0")
 	}
 }
+
+// Passwords are hashed and verified as NFKC: the same password typed as
+// composed or decomposed accents, or as full-width letters, matches.
+func TestHashNormalisesPasswords(t *testing.T) {
+	ctx := context.Background()
+	h := MustNewHasher(t, fastParams(), 1)
+	nfc, nfd := "caf\u00e9 au lait sous la pluie", "cafe\u0301 au lait sous la pluie"
+	phc, err := h.Hash(ctx, nfc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, typed := range []string{nfc, nfd} {
+		if ok, rehash, err := h.Verify(ctx, phc, typed); !ok || rehash || err != nil {
+			t.Errorf("Verify(%q) = %v, %v, %v; want a match needing no rehash", typed, ok, rehash, err)
+		}
+	}
+	if ok, _, _ := h.Verify(ctx, phc, "cafe au lait sous la pluie"); ok {
+		t.Error("an unaccented password matched")
+	}
+}
+
+// A hash made before normalisation, of a password that NFKC changes,
+// verifies against the password as typed and asks for a rehash; the rehash
+// is of the normalised form, which then matches without the fallback.
+func TestVerifyFallsBackToTheTypedForm(t *testing.T) {
+	ctx := context.Background()
+	h := MustNewHasher(t, fastParams(), 1)
+	typed := "ｆｕｌｌ ｗｉｄｔｈ ｐａｓｓｐｈｒａｓｅ"
+	legacy, err := auth.HashAsIs(h, typed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok, rehash, err := h.Verify(ctx, legacy, typed)
+	if !ok || !rehash || err != nil {
+		t.Fatalf("Verify(legacy) = %v, %v, %v; want a match needing a rehash", ok, rehash, err)
+	}
+	if ok, _, _ := h.Verify(ctx, legacy, "full width passphrase"); ok {
+		t.Fatal("the legacy hash matched the normalised form: it was not made of the typed one")
+	}
+	fresh, _ := h.Hash(ctx, typed)
+	if ok, rehash, _ := h.Verify(ctx, fresh, typed); !ok || rehash {
+		t.Fatalf("the rehashed form: ok=%v rehash=%v", ok, rehash)
+	}
+	if ok, _, _ := h.Verify(ctx, fresh, "full width passphrase"); !ok {
+		t.Fatal("the rehashed form is not the normalised password")
+	}
+}

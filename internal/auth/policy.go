@@ -11,6 +11,7 @@ import (
 
 	"github.com/trustelem/zxcvbn"
 	"github.com/trustelem/zxcvbn/match"
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/bookstore/bookstore/internal/bookstore"
 )
@@ -52,20 +53,29 @@ func NewPasswordPolicy(minLength int) (PasswordPolicy, error) {
 	return PasswordPolicy{MinLength: minLength}, nil
 }
 
+// minDistinctCharacters is how many different visible characters a
+// password needs: fifteen of one emoji, or "ab" repeated, are long but
+// guessed at once.
+const minDistinctCharacters = 5
+
 // Check returns nil when password may be set for username, else a
 // *bookstore.Error of kind ErrInvalid on field "password" whose message says
 // what is wrong. Any printable Unicode is allowed, spaces included; the
-// checks run cheapest first.
+// password is checked as NormalizePassword makes it, which is also what is
+// hashed, so lengths are code points of the normalised form (NIST SP
+// 800-63B-4 §3.1.1.2). The checks run cheapest first.
 func (p PasswordPolicy) Check(username, password string) error {
-	minLength := max(p.MinLength, MinPasswordLength)
-	// A code point takes at most 4 bytes: a megabyte is refused unread.
+	// A code point takes at most 4 bytes (and NFKC expands a string at
+	// most 18-fold): a megabyte is refused unread.
 	if len(password) > 4*MaxPasswordLength {
 		return invalidPassword(fmt.Sprintf("password must be at most %d characters", MaxPasswordLength))
 	}
 	if !utf8.ValidString(password) {
 		return invalidPassword("password must be valid UTF-8 text")
 	}
+	password = NormalizePassword(password)
 	n := 0
+	visible := make(map[rune]struct{}, MaxPasswordLength)
 	for _, r := range password {
 		if unicode.IsControl(r) {
 			return invalidPassword("password must not contain control characters")
@@ -73,9 +83,18 @@ func (p PasswordPolicy) Check(username, password string) error {
 		if n++; n > MaxPasswordLength {
 			return invalidPassword(fmt.Sprintf("password must be at most %d characters", MaxPasswordLength))
 		}
+		if isVisibleBase(r) {
+			visible[r] = struct{}{}
+		}
 	}
-	if n < minLength {
-		return invalidPassword(fmt.Sprintf("password must be at least %d characters", minLength))
+	if n < p.minimumLength() {
+		return invalidPassword(p.lengthMessage())
+	}
+	switch {
+	case len(visible) == 0:
+		return invalidPassword("password must not be made only of spaces or invisible characters")
+	case len(visible) < minDistinctCharacters:
+		return invalidPassword(fmt.Sprintf("password must use at least %d different characters, not one repeated", minDistinctCharacters))
 	}
 	lower := strings.ToLower(password)
 	if u := strings.ToLower(username); u != "" {
@@ -97,6 +116,39 @@ func (p PasswordPolicy) Check(username, password string) error {
 		return invalidPassword(msg)
 	}
 	return nil
+}
+
+// minimumLength is the fewest code points a new password may have.
+func (p PasswordPolicy) minimumLength() int { return max(p.MinLength, MinPasswordLength) }
+
+// lengthMessage is the one message for a password that is too short,
+// whichever check finds it (this policy, or the request validator).
+func (p PasswordPolicy) lengthMessage() string {
+	return fmt.Sprintf("password must be at least %d characters", p.minimumLength())
+}
+
+// NormalizePassword is the form of a password that is checked and hashed:
+// NFKC, so the same password typed on another keyboard or system (composed
+// or decomposed accents, full-width letters, a no-break space) is the same
+// password.
+func NormalizePassword(password string) string { return norm.NFKC.String(password) }
+
+// isVisibleBase reports whether r is a character a reader sees by itself:
+// not white space, not a format or default-ignorable code point (zero-width
+// space, joiners, variation selectors, the Hangul filler), not a combining
+// mark or an emoji skin-tone modifier that only changes the character
+// before it.
+func isVisibleBase(r rune) bool {
+	switch {
+	case unicode.IsSpace(r), unicode.Is(unicode.Zs, r),
+		unicode.Is(unicode.Cf, r),
+		unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r),
+		unicode.Is(unicode.Variation_Selector, r),
+		unicode.Is(unicode.Mn, r), unicode.Is(unicode.Me, r),
+		r >= 0x1F3FB && r <= 0x1F3FF: // emoji modifiers (skin tones)
+		return false
+	}
+	return unicode.IsGraphic(r)
 }
 
 func invalidPassword(msg string) error {

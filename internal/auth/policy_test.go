@@ -65,10 +65,23 @@ func TestPasswordPolicyCheck(t *testing.T) {
 		{name: "blocklisted, with spaces", password: "correct horse battery staple", want: "too common"},
 		{name: "blocklisted from the breach list", password: "1qaz2wsx3edc4rfv", want: "too common"},
 
-		{name: "zxcvbn: repeated letter", password: "aaaaaaaaaaaaaaaa", want: `password is too easy to guess: repeats like "aaa"`},
+		{name: "one letter repeated", password: "aaaaaaaaaaaaaaaa", want: "at least 5 different characters"},
+		{name: "zxcvbn: repeated pattern", password: "abcdeabcdeabcdeab", want: "too easy to guess"},
 		{name: "zxcvbn: alphabet", password: "abcdefghijklmnopqrs", want: "too easy to guess: sequences"},
 		{name: "zxcvbn: reversed word twice", password: "drowssapdrowssap", want: "too easy to guess"},
 		{name: "zxcvbn: season and year twice", password: "Summer2024Summer2024", want: "too easy to guess"},
+		// Unicode (NIST SP 800-63B-4): checked as NFKC, lengths in code points
+		// of that form, nothing made only of what nobody can see.
+		{name: "zero-width spaces", password: strings.Repeat("\u200b", 15), want: "only of spaces or invisible characters"},
+		{name: "no-break spaces", password: strings.Repeat("\u00a0", 15), want: "only of spaces or invisible"},
+		{name: "ideographic spaces", password: strings.Repeat("\u3000", 15), want: "only of spaces or invisible"},
+		{name: "Hangul fillers and joiners", password: strings.Repeat("\u3164\u200d\ufe0f", 6), want: "only of spaces or invisible"},
+		{name: "one emoji repeated", password: strings.Repeat("🦊", 15), want: "at least 5 different characters"},
+		{name: "one emoji with a skin tone repeated", password: strings.Repeat("👍🏽", 8), want: "at least 5 different characters"},
+		{name: "two letters between zero-width spaces", password: strings.Repeat("a\u200bb\u200b", 8), want: "at least 5 different characters"},
+		{name: "full-width blocklisted", password: "ｐａｓｓｗｏｒｄｐａｓｓｗｏｒｄ", want: "too common"},
+		{name: "short once composed", password: "vexing-quarke\u0301", want: "at least 15 characters"},
+		{name: "long once the ligature is expanded", password: "\ufb01g-quark-vex71"},
 		{name: "zxcvbn: word and digits", password: "1234567890abcdefgh", want: "too easy to guess"},
 	}
 	for _, tt := range tests {

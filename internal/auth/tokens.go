@@ -55,6 +55,9 @@ type AccessClaims struct {
 	UserID    uuid.UUID
 	SessionID uuid.UUID
 	ExpiresAt time.Time
+	// AuthTime is when the password login behind the session happened
+	// (RFC 9470 auth_time); zero when the token has none.
+	AuthTime time.Time
 }
 
 // AccessTokens issues and verifies short-lived JWT access tokens. A token
@@ -138,7 +141,8 @@ func (t *AccessTokens) Keyring() *Keyring { return t.keys.Load().keyring }
 // than jwt.MapClaims and leaves nothing to type-assert.
 type accessTokenClaims struct {
 	jwt.RegisteredClaims
-	SessionID string `json:"sid,omitempty"`
+	SessionID string           `json:"sid,omitempty"`
+	AuthTime  *jwt.NumericDate `json:"auth_time,omitempty"`
 }
 
 // Validate is called by jwt/v5 after its own checks (exp, nbf, iat, iss,
@@ -157,9 +161,20 @@ func (c *accessTokenClaims) Validate() error {
 	return nil
 }
 
+// checkLifetime refuses a token that claims to live longer than this
+// server issues tokens for: one minted with a leaked key, or before the TTL
+// was shortened, must not outlive the configured TTL. Leeway covers the
+// rounding of NumericDates to whole seconds.
+func (c *accessTokenClaims) checkLifetime(ttl time.Duration) error {
+	if c.ExpiresAt.Sub(c.IssuedAt.Time) > ttl+clockLeeway {
+		return fmt.Errorf("lifetime exp - iat of %v exceeds the access-token TTL %v", c.ExpiresAt.Sub(c.IssuedAt.Time), ttl)
+	}
+	return nil
+}
+
 // Issue returns a signed access token for the user's session, and when it
-// expires.
-func (t *AccessTokens) Issue(userID, sessionID uuid.UUID) (token string, expiresAt time.Time, err error) {
+// expires. authTime is when the session's password login happened.
+func (t *AccessTokens) Issue(userID, sessionID uuid.UUID, authTime time.Time) (token string, expiresAt time.Time, err error) {
 	if userID == uuid.Nil || sessionID == uuid.Nil {
 		return "", time.Time{}, errors.New("access tokens: issue with a nil user or session id")
 	}
@@ -179,6 +194,10 @@ func (t *AccessTokens) Issue(userID, sessionID uuid.UUID) (token string, expires
 			ID:        jti.String(),
 		},
 		SessionID: sessionID.String(),
+		AuthTime:  jwt.NewNumericDate(authTime),
+	}
+	if authTime.IsZero() {
+		claims.AuthTime = nil
 	}
 	k := t.keys.Load().keyring.signer
 	tok := &jwt.Token{
@@ -206,6 +225,9 @@ func (t *AccessTokens) Verify(token string) (AccessClaims, error) {
 	if _, err := keys.parser.ParseWithClaims(token, &c, keys.keyFunc); err != nil {
 		return AccessClaims{}, invalidAccessToken(err)
 	}
+	if err := c.checkLifetime(t.ttl); err != nil {
+		return AccessClaims{}, invalidAccessToken(err)
+	}
 	userID, err := uuid.Parse(c.Subject)
 	if err != nil || userID == uuid.Nil {
 		return AccessClaims{}, invalidAccessToken(errors.New("sub is not a user id"))
@@ -214,7 +236,11 @@ func (t *AccessTokens) Verify(token string) (AccessClaims, error) {
 	if err != nil || sessionID == uuid.Nil {
 		return AccessClaims{}, invalidAccessToken(errors.New("sid is not a session id"))
 	}
-	return AccessClaims{UserID: userID, SessionID: sessionID, ExpiresAt: c.ExpiresAt.Time}, nil
+	out := AccessClaims{UserID: userID, SessionID: sessionID, ExpiresAt: c.ExpiresAt.Time}
+	if c.AuthTime != nil {
+		out.AuthTime = c.AuthTime.Time
+	}
+	return out, nil
 }
 
 // verificationKey is the jwt.Keyfunc. jwt/v5 calls it after decoding and

@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -17,7 +18,7 @@ func BenchmarkIssueEdDSA(b *testing.B) {
 	u, s := uuid.New(), uuid.New()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, err := at.Issue(u, s); err != nil {
+		if _, _, err := at.Issue(u, s, time.Time{}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -25,7 +26,7 @@ func BenchmarkIssueEdDSA(b *testing.B) {
 
 func benchmarkVerifyParallel(b *testing.B, alg string) {
 	at := MustAccessTokens(b, MustKeyring(b, MustKey(b, alg)))
-	token, _, err := at.Issue(uuid.New(), uuid.New())
+	token, _, err := at.Issue(uuid.New(), uuid.New(), time.Time{})
 	if err != nil {
 		b.Fatal(err)
 	}

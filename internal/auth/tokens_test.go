@@ -100,7 +100,7 @@ func TestAccessTokenRoundTrip(t *testing.T) {
 			at := MustAccessTokens(t, MustKeyring(t, key))
 			userID, sessionID := uuid.New(), uuid.New()
 
-			token, expiresAt, err := at.Issue(userID, sessionID)
+			token, expiresAt, err := at.Issue(userID, sessionID, time.Time{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -140,10 +140,10 @@ func TestAccessTokenRoundTrip(t *testing.T) {
 
 func TestIssueRejectsNilIDs(t *testing.T) {
 	at := MustAccessTokens(t, MustKeyring(t, MustKey(t, auth.AlgHS256)))
-	if _, _, err := at.Issue(uuid.Nil, uuid.New()); err == nil {
+	if _, _, err := at.Issue(uuid.Nil, uuid.New(), time.Time{}); err == nil {
 		t.Error("Issue(nil user) succeeded")
 	}
-	if _, _, err := at.Issue(uuid.New(), uuid.Nil); err == nil {
+	if _, _, err := at.Issue(uuid.New(), uuid.Nil, time.Time{}); err == nil {
 		t.Error("Issue(nil session) succeeded")
 	}
 }
@@ -219,6 +219,8 @@ func TestVerifyRejects(t *testing.T) {
 		{"expired", hsKeyring, hsSign(hsHeader, with(claims, "exp", testNow.Add(-time.Minute).Unix())), "token is expired"},
 		{"nbf in the future", hsKeyring, hsSign(hsHeader, with(claims, "nbf", testNow.Add(time.Minute).Unix())), "token is not valid yet"},
 		{"iat in the future", hsKeyring, hsSign(hsHeader, with(claims, "iat", testNow.Add(time.Minute).Unix())), "token used before issued"},
+		{"lifetime of a year", hsKeyring, hsSign(hsHeader, with(claims, "exp", testNow.Add(365*24*time.Hour).Unix())), "exceeds the access-token TTL"},
+		{"lifetime just over TTL and leeway", hsKeyring, hsSign(hsHeader, with(claims, "exp", testNow.Add(auth.DefaultAccessTTL+6*time.Second).Unix())), "exceeds the access-token TTL"},
 		{"missing exp", hsKeyring, hsSign(hsHeader, with(claims, "exp", nil)), "missing required claim"},
 		{"missing nbf", hsKeyring, hsSign(hsHeader, with(claims, "nbf", nil)), "missing required claim"},
 		{"missing iat", hsKeyring, hsSign(hsHeader, with(claims, "iat", nil)), "missing required claim: iat"},
@@ -295,7 +297,7 @@ func TestVerifyLeeway(t *testing.T) {
 // verifies (the fuzzer cannot forge an HMAC).
 func FuzzVerifyAccessToken(f *testing.F) {
 	at := MustAccessTokens(f, MustKeyring(f, MustKey(f, auth.AlgHS256)))
-	valid, _, err := at.Issue(uuid.New(), uuid.New())
+	valid, _, err := at.Issue(uuid.New(), uuid.New(), time.Time{})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -325,7 +327,7 @@ func flip(s string) string {
 func TestRetiredKeyStillVerifies(t *testing.T) {
 	old := MustKey(t, auth.AlgHS256)
 	oldTokens := MustAccessTokens(t, MustKeyring(t, old))
-	token, _, err := oldTokens.Issue(uuid.New(), uuid.New())
+	token, _, err := oldTokens.Issue(uuid.New(), uuid.New(), time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,7 +345,7 @@ func TestRetiredKeyStillVerifies(t *testing.T) {
 	if _, err := at.Verify(token); err != nil {
 		t.Errorf("token of the retired key: %v", err)
 	}
-	fresh, _, _ := at.Issue(uuid.New(), uuid.New())
+	fresh, _, _ := at.Issue(uuid.New(), uuid.New(), time.Time{})
 	h, _, _ := jwt.NewParser().ParseUnverified(fresh, jwt.MapClaims{})
 	if h.Header["kid"] != newer.KID || h.Header["alg"] != auth.AlgEdDSA {
 		t.Errorf("new token header %v; want the newer key", h.Header)
@@ -405,7 +407,7 @@ func TestNewAccessTokensConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	token, exp, err := other.Issue(uuid.New(), uuid.New())
+	token, exp, err := other.Issue(uuid.New(), uuid.New(), time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -450,7 +452,7 @@ func TestJWKS(t *testing.T) {
 	}
 
 	// A token verifies with nothing but the published x.
-	token, _, _ := MustAccessTokens(t, kr).Issue(uuid.New(), uuid.New())
+	token, _, _ := MustAccessTokens(t, kr).Issue(uuid.New(), uuid.New(), time.Time{})
 	x, _ := base64.RawURLEncoding.DecodeString(jwks[0].X)
 	i := strings.LastIndexByte(token, '.')
 	sig, _ := base64.RawURLEncoding.DecodeString(token[i+1:])
@@ -516,7 +518,7 @@ func BenchmarkIssueHS256(b *testing.B) {
 	u, s := uuid.New(), uuid.New()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, err := at.Issue(u, s); err != nil {
+		if _, _, err := at.Issue(u, s, time.Time{}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -524,7 +526,7 @@ func BenchmarkIssueHS256(b *testing.B) {
 
 func benchmarkVerify(b *testing.B, alg string) {
 	at := MustAccessTokens(b, MustKeyring(b, MustKey(b, alg)))
-	token, _, err := at.Issue(uuid.New(), uuid.New())
+	token, _, err := at.Issue(uuid.New(), uuid.New(), time.Time{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -548,5 +550,38 @@ func BenchmarkVerifyOversized(b *testing.B) {
 		if _, err := at.Verify(token); err == nil {
 			b.Fatal("accepted")
 		}
+	}
+}
+
+// A token may live as long as the TTL (plus the leeway for clock skew and
+// rounding) and no longer; see TestVerifyRejects for longer ones.
+func TestVerifyAcceptsTheConfiguredLifetime(t *testing.T) {
+	hs := MustKey(t, auth.AlgHS256)
+	at := MustAccessTokens(t, MustKeyring(t, hs))
+	header := map[string]any{"alg": "HS256", "typ": "at+jwt", "kid": hs.KID}
+	claims := with(goodClaims(uuid.New(), uuid.New()), "exp", testNow.Add(auth.DefaultAccessTTL+5*time.Second).Unix())
+	if _, err := at.Verify(signRaw(t, jwt.SigningMethodHS256, hs.Secret, header, claims)); err != nil {
+		t.Fatalf("a token of TTL plus leeway: %v", err)
+	}
+}
+
+// auth_time (RFC 9470) goes into the token as issued and comes back out.
+func TestAccessTokenAuthTime(t *testing.T) {
+	at := MustAccessTokens(t, MustKeyring(t, MustKey(t, auth.AlgHS256)))
+	login := testNow.Add(-3 * time.Hour)
+	token, _, err := at.Issue(uuid.New(), uuid.New(), login)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := at.Verify(token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.AuthTime.Equal(login.Truncate(time.Second)) {
+		t.Fatalf("AuthTime = %v, want %v", c.AuthTime, login.Truncate(time.Second))
+	}
+	token, _, _ = at.Issue(uuid.New(), uuid.New(), time.Time{})
+	if c, _ := at.Verify(token); !c.AuthTime.IsZero() {
+		t.Fatalf("a token issued without auth_time has AuthTime %v", c.AuthTime)
 	}
 }

@@ -12,3 +12,9 @@ func CanSeeBook(p Principal, b Book) bool {
 func CanSeeUser(p Principal, id uuid.UUID) bool {
 	return p.Admin || p.UserID == id
 }
+
+// RemovesLastAdmin reports whether demoting or deleting user id would leave
+// no admin, given the ids of every admin.
+func RemovesLastAdmin(adminIDs []uuid.UUID, id uuid.UUID) bool {
+	return len(adminIDs) == 1 && adminIDs[0] == id
+}

@@ -20,6 +20,10 @@ type User struct {
 	// to meet today's policy (an imported one, until a login checks it) or
 	// failed it: the user's sessions may only change the password.
 	PasswordChangeRequired bool
+	// CredentialVersion counts password changes and "end every session"
+	// orders. A login passes the version it read with the hash it verified
+	// to CreateSession, which refuses if it has moved on since.
+	CredentialVersion int64
 }
 
 // Session is one login: the family of refresh tokens that share it, and the
@@ -30,6 +34,7 @@ type Session struct {
 	CreatedAt  time.Time
 	LastUsedAt time.Time
 	ExpiresAt  time.Time // absolute; refresh rotation never extends it
+	AuthTime   time.Time // the password login that started it; refresh keeps it
 	RevokedAt  *time.Time
 	UserAgent  string
 	IP         string
@@ -50,6 +55,9 @@ type Principal struct {
 	// PasswordChangeRequired: the caller may only change the password (or
 	// log out) until they do; see User.
 	PasswordChangeRequired bool
+	// AuthTime is the auth_time claim of the access token: when the
+	// password login behind it happened (zero for tokens without one).
+	AuthTime time.Time
 }
 
 // Book is one entry of a user's catalogue. Version counts updates and is the

@@ -20,6 +20,16 @@ var (
 	ErrUnavailable        = errors.New("unavailable")
 )
 
+// ErrLastAdmin is the answer to demoting or deleting the only admin: the
+// service must always have one, or nobody can administer it without shell
+// access. It is a conflict with the current state, not bad input.
+var ErrLastAdmin = &Error{Kind: ErrConflict, Message: "the last admin cannot be demoted or deleted: at least one admin must remain; make another user an admin first"}
+
+// ErrCredentialChanged is CreateSession's answer when the user's password
+// changed, their sessions were all ended, or the user was deleted after the
+// login read the credential it verified.
+var ErrCredentialChanged = &Error{Kind: ErrUnauthorized, Message: "the account's credentials changed during the login; log in again"}
+
 // FieldError names one bad field of a request.
 type FieldError struct {
 	Field   string

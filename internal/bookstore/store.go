@@ -37,9 +37,14 @@ type UserStore interface {
 	// FindUserByUsername matches case-insensitively.
 	FindUserByUsername(ctx context.Context, username string) (User, error)
 	ListUsers(ctx context.Context, f UserFilter) ([]User, error)
+	// SetUserAdmin fails with ErrLastAdmin when it would demote the only
+	// admin; of concurrent demotions of the last admins, at most all but one
+	// succeed.
 	SetUserAdmin(ctx context.Context, id uuid.UUID, admin bool) (User, error)
-	// SetPasswordHash replaces the hash alone (a transparent parameter upgrade).
-	SetPasswordHash(ctx context.Context, id uuid.UUID, hash string) error
+	// SetPasswordHash replaces the hash alone (a transparent parameter
+	// upgrade), only if it is still verified: ErrConflict otherwise, so an
+	// upgrade never undoes a password change.
+	SetPasswordHash(ctx context.Context, id uuid.UUID, verified, hash string) error
 	// SetPasswordChangeRequired sets or clears the user's flag
 	// (ErrNotFound if there is no such user).
 	SetPasswordChangeRequired(ctx context.Context, id uuid.UUID, required bool) error
@@ -49,16 +54,24 @@ type UserStore interface {
 	// false. A taken username is ErrConflict, and nothing is recorded.
 	ImportUser(ctx context.Context, u User, source, sourceID string, now time.Time) (created bool, err error)
 	// ChangePassword replaces the hash (a password chosen under today's
-	// policy, so it clears PasswordChangeRequired) and revokes every session
-	// of the user but keep, in one transaction.
+	// policy, so it clears PasswordChangeRequired), moves the credential
+	// version on and revokes every session of the user but keep (uuid.Nil
+	// keeps none), in one transaction.
 	ChangePassword(ctx context.Context, id uuid.UUID, hash string, keep uuid.UUID, now time.Time) error
-	// DeleteUser removes the user with their books and sessions.
+	// DeleteUser removes the user with their books and sessions. It fails
+	// with ErrLastAdmin for the only admin.
 	DeleteUser(ctx context.Context, id uuid.UUID) error
+	// CreateFirstAdmin creates u (an admin) only if there is no admin at
+	// all, reporting whether it did.
+	CreateFirstAdmin(ctx context.Context, u User) (bool, error)
 }
 
 type SessionStore interface {
-	// CreateSession stores s with its first refresh token (as a hash).
-	CreateSession(ctx context.Context, s Session, refreshHash []byte) error
+	// CreateSession stores s with its first refresh token (as a hash), if
+	// the user's credential version is still credentialVersion (the one read
+	// with the password hash the login verified); else ErrCredentialChanged.
+	// The check and the insert are one transaction.
+	CreateSession(ctx context.Context, s Session, refreshHash []byte, credentialVersion int64) error
 	// AuthenticateSession returns the caller when the session is live and
 	// belongs to userID, else ErrUnauthorized. It records last use at most
 	// once a minute, so the read path rarely writes.
@@ -67,14 +80,17 @@ type SessionStore interface {
 	// keeping the session's newest SpentRefreshTokensKept spent tokens. An
 	// unknown token, or one whose session is no longer live, is
 	// ErrUnauthorized. A token already spent revokes its whole session and
-	// is ErrRefreshReused.
+	// is ErrRefreshReused; the session it revoked is returned with that
+	// error, so the alert can name it.
 	RotateRefreshToken(ctx context.Context, oldHash, newHash []byte, now time.Time) (Session, error)
 	// RevokeSessionByRefreshToken revokes the session of a current refresh
 	// token (ErrUnauthorized when there is none).
 	RevokeSessionByRefreshToken(ctx context.Context, hash []byte, now time.Time) (Session, error)
 	// RevokeSession revokes one live session of userID (ErrNotFound otherwise).
 	RevokeSession(ctx context.Context, userID, sessionID uuid.UUID, now time.Time) error
-	// RevokeUserSessions revokes every session of userID.
+	// RevokeUserSessions revokes every session of userID and moves the
+	// credential version on, so logins in flight start none either
+	// (ErrNotFound for an unknown user).
 	RevokeUserSessions(ctx context.Context, userID uuid.UUID, now time.Time) error
 	// ListSessions returns the live sessions of userID, newest first.
 	ListSessions(ctx context.Context, userID uuid.UUID, now time.Time) ([]Session, error)

@@ -89,6 +89,9 @@ var operations = []operation{
 	{id: "deleteUser", success: 204, call: func(t *testing.T, f *fixture, c *oapi.Client, who *account, auth ...oapi.RequestEditorFn) (*http.Response, error) {
 		return c.DeleteUser(t.Context(), who.id, auth...)
 	}},
+	{id: "setUserPassword", success: 204, admin: true, call: func(t *testing.T, f *fixture, c *oapi.Client, who *account, auth ...oapi.RequestEditorFn) (*http.Response, error) {
+		return c.SetUserPassword(t.Context(), who.id, oapi.PasswordSet{Password: newPassword}, auth...)
+	}},
 	{id: "revokeUserSessions", success: 204, admin: true, call: func(t *testing.T, f *fixture, c *oapi.Client, who *account, auth ...oapi.RequestEditorFn) (*http.Response, error) {
 		return c.RevokeUserSessions(t.Context(), who.id, auth...)
 	}},

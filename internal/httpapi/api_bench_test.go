@@ -112,10 +112,10 @@ func newBenchAPI(b *testing.B, users, booksPerUser int) *benchAPI {
 				b.Fatal(err)
 			}
 			s := bookstore.Session{ID: uuid.Must(uuid.NewV7()), UserID: u.ID, CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(720 * time.Hour)}
-			if err := db.CreateSession(ctx, s, refreshHash); err != nil {
+			if err := db.CreateSession(ctx, s, refreshHash, 0); err != nil {
 				b.Fatal(err)
 			}
-			if api.token, _, err = tokens.Issue(u.ID, s.ID); err != nil {
+			if api.token, _, err = tokens.Issue(u.ID, s.ID, time.Time{}); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -79,7 +79,13 @@ func (s *Server) Login(ctx context.Context, req oapi.LoginRequestObject) (oapi.L
 	if err != nil {
 		return nil, err
 	}
-	pair, sessionID, err := s.startSession(ctx, u.ID, info)
+	pair, sessionID, err := s.startSession(ctx, u, info)
+	if errors.Is(err, bookstore.ErrCredentialChanged) {
+		// The password changed (or every session was ended) while this
+		// one was being checked: what was verified is no longer current.
+		s.log.InfoContext(ctx, "login failed", "event", "login_failed", "user_id", u.ID, "ip", info.clientIP, "reason", "credentials changed")
+		return nil, invalidCredentials()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -110,8 +116,10 @@ func (s *Server) reviewImportedPassword(ctx context.Context, u bookstore.User, p
 	return false, nil
 }
 
-// startSession opens a session for userID and returns its first token pair.
-func (s *Server) startSession(ctx context.Context, userID uuid.UUID, info *requestInfo) (oapi.TokenPairJSONResponse, uuid.UUID, error) {
+// startSession opens a session for u, whose password was just verified, and
+// returns its first token pair. The store refuses it if u's credentials
+// changed since they were read (ErrCredentialChanged).
+func (s *Server) startSession(ctx context.Context, u bookstore.User, info *requestInfo) (oapi.TokenPairJSONResponse, uuid.UUID, error) {
 	id, err := uuid.NewV7()
 	if err != nil {
 		return oapi.TokenPairJSONResponse{}, id, fmt.Errorf("new session id: %w", err)
@@ -122,13 +130,13 @@ func (s *Server) startSession(ctx context.Context, userID uuid.UUID, info *reque
 	}
 	now := s.now().Truncate(time.Millisecond)
 	sess := bookstore.Session{
-		ID: id, UserID: userID, CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(s.refreshTTL),
+		ID: id, UserID: u.ID, CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(s.refreshTTL), AuthTime: now,
 		UserAgent: info.userAgent, IP: info.clientIP,
 	}
-	if err := s.store.CreateSession(ctx, sess, refreshHash); err != nil {
+	if err := s.store.CreateSession(ctx, sess, refreshHash, u.CredentialVersion); err != nil {
 		return oapi.TokenPairJSONResponse{}, id, err
 	}
-	s.capSessions(ctx, userID, now)
+	s.capSessions(ctx, u.ID, now)
 	pair, err := s.tokenPair(sess, refresh)
 	return pair, id, err
 }
@@ -153,7 +161,7 @@ func (s *Server) capSessions(ctx context.Context, userID uuid.UUID, now time.Tim
 }
 
 func (s *Server) tokenPair(sess bookstore.Session, refresh string) (oapi.TokenPairJSONResponse, error) {
-	access, expiresAt, err := s.tokens.Issue(sess.UserID, sess.ID)
+	access, expiresAt, err := s.tokens.Issue(sess.UserID, sess.ID, sess.AuthTime)
 	if err != nil {
 		return oapi.TokenPairJSONResponse{}, err
 	}
@@ -219,42 +227,65 @@ func (s *Server) refreshRefused(ctx context.Context, now time.Time, keys []auth.
 	return bearerChallenge(true, "the refresh token is invalid, expired or revoked")
 }
 
+// Logout always ends the access token's session, whatever the body holds,
+// so a bad refresh token cannot keep it alive. The body's refresh token adds
+// its own session; with a valid access token, a refresh token that ends
+// nothing is ignored (but keeps the throttle slot it took, like any refused
+// refresh token). The refresh token is tried first so that sending both
+// tokens of one session is not counted as a refused refresh token.
 func (s *Server) Logout(ctx context.Context, req oapi.LogoutRequestObject) (oapi.LogoutResponseObject, error) {
+	info := requestInfoFrom(ctx)
 	p, authenticated := principalFrom(ctx)
 	hasRefresh := req.Body != nil && req.Body.RefreshToken != nil && strings.TrimSpace(*req.Body.RefreshToken) != ""
 	if !authenticated && !hasRefresh {
-		info := requestInfoFrom(ctx)
 		if info.authErr != nil {
 			return nil, info.authErr
 		}
 		return nil, bearerChallenge(false, "send the access token (Authorization: Bearer) or the refresh token in the body")
 	}
 	now := s.now()
+	var refreshErr error
+	var taken []auth.ThrottleKey
 	if hasRefresh {
-		keys, err := s.throttle.Take(ctx, now, s.throttle.RefreshKey(requestInfoFrom(ctx).clientIP))
-		if err != nil {
-			return nil, err
-		}
-		hash, err := auth.HashRefreshToken(*req.Body.RefreshToken)
+		taken, refreshErr = s.throttle.Take(ctx, now, s.throttle.RefreshKey(info.clientIP))
+		var hash []byte
 		var sess bookstore.Session
-		if err == nil {
-			sess, err = s.store.RevokeSessionByRefreshToken(ctx, hash, now)
+		if refreshErr == nil {
+			hash, refreshErr = auth.HashRefreshToken(*req.Body.RefreshToken)
 		}
-		if err != nil {
-			return nil, s.refreshRefused(ctx, now, keys, err)
+		if refreshErr == nil {
+			sess, refreshErr = s.store.RevokeSessionByRefreshToken(ctx, hash, now)
 		}
-		if err := s.throttle.Refund(ctx, now, keys); err != nil {
-			return nil, err
+		if refreshErr == nil {
+			if err := s.throttle.Refund(ctx, now, taken); err != nil {
+				return nil, err
+			}
+			s.log.InfoContext(ctx, "logged out", "event", "session_revoked", "user_id", sess.UserID, "session_id", sess.ID)
+			s.metrics.sessionRevoked(revokedLogout)
 		}
-		s.log.InfoContext(ctx, "logged out", "event", "session_revoked", "user_id", sess.UserID, "session_id", sess.ID)
-		s.metrics.sessionRevoked(revokedLogout)
 	}
 	if authenticated {
-		if err := s.store.RevokeSession(ctx, p.UserID, p.SessionID, now); err != nil && !errors.Is(err, bookstore.ErrNotFound) {
-			return nil, err
+		err := s.store.RevokeSession(ctx, p.UserID, p.SessionID, now)
+		switch {
+		case err == nil:
+			s.log.InfoContext(ctx, "logged out", "event", "session_revoked", "user_id", p.UserID, "session_id", p.SessionID)
+			s.metrics.sessionRevoked(revokedLogout)
+		case !errors.Is(err, bookstore.ErrNotFound): // not found: the refresh token ended it
+			return nil, errors.Join(err, s.throttle.Refund(ctx, now, taken))
 		}
-		s.log.InfoContext(ctx, "logged out", "event", "session_revoked", "user_id", p.UserID, "session_id", p.SessionID)
-		s.metrics.sessionRevoked(revokedLogout)
+	}
+	var throttled *auth.ThrottledError
+	switch {
+	case refreshErr == nil:
+	case errors.As(refreshErr, &throttled):
+		if !authenticated {
+			return nil, refreshErr
+		}
+		// The session the caller proved it holds has ended; that is the answer.
+	case authenticated && (errors.Is(refreshErr, bookstore.ErrUnauthorized) || errors.Is(refreshErr, bookstore.ErrRefreshReused)):
+		// Refused, and counted: the slot it took stays spent.
+	default:
+		return nil, s.refreshRefused(ctx, now, taken, refreshErr)
 	}
 	return oapi.Logout204Response{}, nil
 }

@@ -162,7 +162,7 @@ func TestPasswordRehashedOnLogin(t *testing.T) {
 	}
 	hash, _ := old.Hash(ctx, strongPassword)
 	u, _ := api.Store.FindUserByUsername(ctx, "alice")
-	if err := api.Store.SetPasswordHash(ctx, u.ID, hash); err != nil {
+	if err := api.Store.SetPasswordHash(ctx, u.ID, u.PasswordHash, hash); err != nil {
 		t.Fatal(err)
 	}
 	api.login("alice", strongPassword)

@@ -211,14 +211,15 @@ func TestTrailingDataIsRefused(t *testing.T) {
 	bodies := map[string]struct {
 		method, path, token, ctype, body string
 	}{
-		"registerUser":   {"POST", "/auth/register", "", "", `{"username":"bob","password":"` + strongPassword + `"}`},
-		"login":          {"POST", "/auth/login", "", "", login},
-		"refreshToken":   {"POST", "/auth/refresh", "", "", `{"refresh_token":"` + alice.Refresh + `"}`},
-		"logout":         {"POST", "/auth/logout", alice.Access, "", `{"refresh_token":"` + alice.Refresh + `"}`},
-		"changePassword": {"PUT", "/users/me/password", alice.Access, "", `{"current_password":"` + strongPassword + `","new_password":"an entirely different passphrase 7"}`},
-		"updateUser":     {"PATCH", "/users/" + alice.ID, admin.Access, "application/merge-patch+json", `{"admin":true}`},
-		"createBook":     {"POST", "/books", alice.Access, "", book},
-		"updateBook":     {"PATCH", bookPath, alice.Access, "application/merge-patch+json", `{"title":"Changed"}`},
+		"registerUser":    {"POST", "/auth/register", "", "", `{"username":"bob","password":"` + strongPassword + `"}`},
+		"login":           {"POST", "/auth/login", "", "", login},
+		"refreshToken":    {"POST", "/auth/refresh", "", "", `{"refresh_token":"` + alice.Refresh + `"}`},
+		"logout":          {"POST", "/auth/logout", alice.Access, "", `{"refresh_token":"` + alice.Refresh + `"}`},
+		"changePassword":  {"PUT", "/users/me/password", alice.Access, "", `{"current_password":"` + strongPassword + `","new_password":"an entirely different passphrase 7"}`},
+		"updateUser":      {"PATCH", "/users/" + alice.ID, admin.Access, "application/merge-patch+json", `{"admin":true}`},
+		"setUserPassword": {"PUT", "/users/" + alice.ID + "/password", admin.Access, "", `{"password":"an entirely different passphrase 8"}`},
+		"createBook":      {"POST", "/books", alice.Access, "", book},
+		"updateBook":      {"PATCH", bookPath, alice.Access, "application/merge-patch+json", `{"title":"Changed"}`},
 	}
 	for _, so := range specOperations(t) {
 		if so.op.RequestBody != nil {

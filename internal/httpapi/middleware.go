@@ -207,7 +207,9 @@ func (s *Server) verifyAccessToken(ctx context.Context, token string) (bookstore
 	if err != nil {
 		return bookstore.Principal{}, err
 	}
-	return s.store.AuthenticateSession(ctx, claims.SessionID, claims.UserID, s.now())
+	p, err := s.store.AuthenticateSession(ctx, claims.SessionID, claims.UserID, s.now())
+	p.AuthTime = claims.AuthTime
+	return p, err
 }
 
 // accessTokenFrom returns the access token of the request, if any.

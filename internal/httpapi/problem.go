@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/bookstore/bookstore/internal/auth"
 	"github.com/bookstore/bookstore/internal/bookstore"
@@ -34,6 +35,8 @@ const (
 	typeUnavailable          = "/problems/unavailable"
 	typeOverloaded           = "/problems/overloaded"
 	typeMethodNotAllowed     = "/problems/method-not-allowed"
+	typeLastAdmin            = "/problems/last-admin"
+	typeStepUpRequired       = "/problems/insufficient-user-authentication"
 )
 
 // realm is the protection space named in WWW-Authenticate challenges.
@@ -92,6 +95,15 @@ func bearerChallenge(invalid bool, detail string) *problem {
 	}
 	return newProblem(http.StatusUnauthorized, typeInvalidToken, "The token is not valid.", detail).
 		withHeader("WWW-Authenticate", "Bearer "+realm+`, error="invalid_token", error_description="`+detail+`"`)
+}
+
+// stepUpRequired is RFC 9470's challenge: the token is valid, but its
+// password login is older than maxAge.
+func stepUpRequired(maxAge time.Duration) *problem {
+	detail := "this needs a password login within the last " + maxAge.String() + "; log in again and retry with the new access token"
+	return newProblem(http.StatusUnauthorized, typeStepUpRequired, "A more recent login is required.", detail).
+		withHeader("WWW-Authenticate", "Bearer "+realm+`, error="insufficient_user_authentication", error_description="`+detail+
+			`", max_age=`+strconv.Itoa(int(maxAge/time.Second)))
 }
 
 func invalidCredentials() *problem {
@@ -177,6 +189,8 @@ func problemFor(err error) *problem {
 		return forbidden(or("you may not do this"))
 	case errors.Is(err, bookstore.ErrNotFound):
 		return notFound(or("not found"))
+	case errors.Is(err, bookstore.ErrLastAdmin):
+		return newProblem(http.StatusConflict, typeLastAdmin, "The last admin must stay.", detail)
 	case errors.Is(err, bookstore.ErrConflict):
 		return newProblem(http.StatusConflict, typeConflict, "The request conflicts with the current state.",
 			or("the request conflicts with what is stored"))

@@ -4,6 +4,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -34,6 +35,9 @@ type Config struct {
 	// MaxSessionsPerUser caps a user's live sessions: a login beyond it
 	// ends the oldest. Zero: no cap.
 	MaxSessionsPerUser int
+	// StepUpMaxAge is how recent a password login must be to delete one's
+	// own account (RFC 9470 max_age); zero means DefaultStepUpMaxAge.
+	StepUpMaxAge time.Duration
 	// Throttle limits failed attempts; nil turns throttling off.
 	Throttle *auth.Throttle
 	// TrustedProxies are the peers whose X-Forwarded-For is believed.
@@ -50,22 +54,27 @@ type Config struct {
 	Now func() time.Time
 }
 
+// DefaultStepUpMaxAge is how recent a password login must be, by default,
+// for a user to delete their own account.
+const DefaultStepUpMaxAge = 5 * time.Minute
+
 // Server implements oapi.StrictServerInterface.
 type Server struct {
-	store       bookstore.Store
-	tokens      *auth.AccessTokens
-	keys        *auth.KeyReloader
-	hasher      *auth.Hasher
-	policy      auth.PasswordPolicy
-	refreshTTL  time.Duration
-	maxSessions int
-	throttle    *auth.Throttle
-	proxies     []netip.Prefix
-	corsOrigins []string
-	cursors     cursorCodec
-	log         *slog.Logger
-	metrics     *Metrics
-	now         func() time.Time
+	store        bookstore.Store
+	tokens       *auth.AccessTokens
+	keys         *auth.KeyReloader
+	hasher       *auth.Hasher
+	policy       auth.PasswordPolicy
+	refreshTTL   time.Duration
+	maxSessions  int
+	throttle     *auth.Throttle
+	proxies      []netip.Prefix
+	corsOrigins  []string
+	cursors      cursorCodec
+	log          *slog.Logger
+	metrics      *Metrics
+	now          func() time.Time
+	stepUpMaxAge time.Duration
 }
 
 var _ oapi.StrictServerInterface = (*Server)(nil)
@@ -86,20 +95,21 @@ func NewHandler(cfg Config) (http.Handler, error) {
 		now = time.Now
 	}
 	s := &Server{
-		store:       cfg.Store,
-		tokens:      cfg.Tokens,
-		keys:        cfg.Keys,
-		hasher:      cfg.Hasher,
-		policy:      cfg.Policy,
-		refreshTTL:  cfg.RefreshTTL,
-		maxSessions: cfg.MaxSessionsPerUser,
-		throttle:    cfg.Throttle,
-		proxies:     cfg.TrustedProxies,
-		corsOrigins: cfg.CORSOrigins,
-		cursors:     cursorCodec{key: cfg.CursorKey},
-		log:         withRequestIDs(cfg.Logger),
-		metrics:     cfg.Metrics,
-		now:         func() time.Time { return now().UTC() },
+		store:        cfg.Store,
+		tokens:       cfg.Tokens,
+		keys:         cfg.Keys,
+		hasher:       cfg.Hasher,
+		policy:       cfg.Policy,
+		refreshTTL:   cfg.RefreshTTL,
+		maxSessions:  cfg.MaxSessionsPerUser,
+		throttle:     cfg.Throttle,
+		proxies:      cfg.TrustedProxies,
+		corsOrigins:  cfg.CORSOrigins,
+		cursors:      cursorCodec{key: cfg.CursorKey},
+		log:          withRequestIDs(cfg.Logger),
+		metrics:      cfg.Metrics,
+		now:          func() time.Time { return now().UTC() },
+		stepUpMaxAge: cmp.Or(cfg.StepUpMaxAge, DefaultStepUpMaxAge),
 	}
 	spec, err := LoadSpec()
 	if err != nil {

@@ -222,6 +222,10 @@ func (s *Server) DeleteUser(ctx context.Context, req oapi.DeleteUserRequestObjec
 	if !bookstore.CanSeeUser(p, req.Id) {
 		return nil, userNotFound()
 	}
+	if req.Id == p.UserID && !s.recentLogin(p) {
+		s.log.InfoContext(ctx, "account deletion needs a recent login", "event", "step_up_required", "user_id", p.UserID, "session_id", p.SessionID)
+		return nil, stepUpRequired(s.stepUpMaxAge)
+	}
 	if err := s.store.DeleteUser(ctx, req.Id); err != nil {
 		return nil, err
 	}
@@ -234,13 +238,44 @@ func (s *Server) RevokeUserSessions(ctx context.Context, req oapi.RevokeUserSess
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.store.FindUserByID(ctx, req.Id); err != nil {
-		return nil, err
-	}
 	if err := s.store.RevokeUserSessions(ctx, req.Id, s.now()); err != nil {
 		return nil, err
 	}
 	s.log.InfoContext(ctx, "sessions revoked", "event", "session_revoked", "user_id", req.Id, "by", p.UserID)
 	s.metrics.sessionRevoked(revokedByAdmin)
 	return oapi.RevokeUserSessions204Response{}, nil
+}
+
+// recentLogin reports whether p's password login is recent enough for a
+// destructive change to its own account (RFC 9470). A token without
+// auth_time (issued before it existed) never is.
+func (s *Server) recentLogin(p bookstore.Principal) bool {
+	return !p.AuthTime.IsZero() && s.now().Sub(p.AuthTime) <= s.stepUpMaxAge
+}
+
+// SetUserPassword is account recovery by an admin: a new password that
+// meets the policy, and every session of the user ended, in one transaction
+// that also stops logins in flight from starting one.
+func (s *Server) SetUserPassword(ctx context.Context, req oapi.SetUserPasswordRequestObject) (oapi.SetUserPasswordResponseObject, error) {
+	p, err := adminCaller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.store.FindUserByID(ctx, req.Id)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.policy.Check(u.Username, req.Body.Password); err != nil {
+		return nil, err
+	}
+	hash, err := s.hasher.Hash(ctx, req.Body.Password)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.ChangePassword(ctx, u.ID, hash, uuid.Nil, s.now()); err != nil {
+		return nil, err
+	}
+	s.log.InfoContext(ctx, "password set by an admin", "event", "password_set", "user_id", u.ID, "by", p.UserID)
+	s.metrics.sessionRevoked(revokedByAdmin)
+	return oapi.SetUserPassword204Response{}, nil
 }

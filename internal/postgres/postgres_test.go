@@ -469,7 +469,7 @@ func TestReplicas(t *testing.T) {
 
 	t.Run("RefreshTokenSpentOnce", func(t *testing.T) {
 		sess := bookstore.Session{ID: uuid.New(), UserID: owner.ID, CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(time.Hour)}
-		if err := a.CreateSession(ctx, sess, []byte("r1")); err != nil {
+		if err := a.CreateSession(ctx, sess, []byte("r1"), 0); err != nil {
 			t.Fatal(err)
 		}
 		results := make(chan error, 2*n)

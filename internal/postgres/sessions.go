@@ -24,9 +24,20 @@ const (
 // use: authentication stays a pure read for most requests.
 const touchEvery = time.Minute
 
-func (db *DB) CreateSession(ctx context.Context, s bookstore.Session, refreshHash []byte) error {
+// CreateSession first takes a share lock on the user row and checks the
+// credential version under it: a credential change updates that row first,
+// so either it waits for this session to commit (and then revokes it), or
+// this waits for the change and sees the new version.
+func (db *DB) CreateSession(ctx context.Context, s bookstore.Session, refreshHash []byte, credentialVersion int64) error {
 	err := db.inTx(ctx, func(q *pgdb.Queries) error {
-		err := q.CreateSession(ctx, pgdb.CreateSessionParams{
+		version, err := q.LockCredentialVersion(ctx, s.UserID)
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && version != credentialVersion) {
+			return bookstore.ErrCredentialChanged
+		}
+		if err != nil {
+			return err
+		}
+		err = q.CreateSession(ctx, pgdb.CreateSessionParams{
 			ID:         s.ID,
 			UserID:     s.UserID,
 			CreatedAt:  ms(s.CreatedAt),
@@ -35,6 +46,7 @@ func (db *DB) CreateSession(ctx context.Context, s bookstore.Session, refreshHas
 			RevokedAt:  msPtr(s.RevokedAt),
 			UserAgent:  s.UserAgent,
 			Ip:         s.IP,
+			AuthTime:   ms(s.AuthTime),
 		})
 		if err != nil {
 			return err
@@ -91,7 +103,7 @@ func (db *DB) RotateRefreshToken(ctx context.Context, oldHash, newHash []byte, n
 		return bookstore.Session{}, mapErr(err, msgRefreshInvalid, "the new refresh token already exists")
 	}
 	if reused {
-		return bookstore.Session{}, bookstore.Errorf(bookstore.ErrRefreshReused, msgRefreshReused)
+		return s, bookstore.Errorf(bookstore.ErrRefreshReused, msgRefreshReused)
 	}
 	return s, nil
 }
@@ -109,8 +121,8 @@ func rotateRefreshToken(ctx context.Context, q *pgdb.Queries, oldHash, newHash [
 	if rt.SpentAt != nil {
 		// Someone holds a copy of a token that was already exchanged:
 		// end the session for every holder.
-		_, err := q.RevokeSession(ctx, pgdb.RevokeSessionParams{ID: rt.SessionID, Now: ms(now)})
-		return s, err == nil, err
+		row, err := q.RevokeSession(ctx, pgdb.RevokeSessionParams{ID: rt.SessionID, Now: ms(now)})
+		return sessionFromRow(row), err == nil, err
 	}
 	row, err := q.FindSessionByIDForUpdate(ctx, rt.SessionID)
 	if err != nil {
@@ -181,9 +193,20 @@ func (db *DB) RevokeSession(ctx context.Context, userID, sessionID uuid.UUID, no
 	return nil
 }
 
+// RevokeUserSessions updates the user row first, like ChangePassword, so
+// it is ordered against CreateSession's share lock.
 func (db *DB) RevokeUserSessions(ctx context.Context, userID uuid.UUID, now time.Time) error {
-	err := db.q.RevokeUserSessions(ctx, pgdb.RevokeUserSessionsParams{UserID: userID, Now: ms(now)})
-	return mapErr(err, "", "")
+	err := db.inTx(ctx, func(q *pgdb.Queries) error {
+		n, err := q.BumpCredentialVersion(ctx, userID)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return bookstore.Errorf(bookstore.ErrNotFound, msgUserNotFound)
+		}
+		return q.RevokeUserSessions(ctx, pgdb.RevokeUserSessionsParams{UserID: userID, Now: ms(now)})
+	})
+	return mapErr(err, msgUserNotFound, "")
 }
 
 func (db *DB) RevokeExcessSessions(ctx context.Context, userID uuid.UUID, keep int, now time.Time) (int64, error) {
@@ -226,5 +249,6 @@ func sessionFromRow(r pgdb.Session) bookstore.Session {
 		RevokedAt:  fromDBPtr(r.RevokedAt),
 		UserAgent:  r.UserAgent,
 		IP:         r.Ip,
+		AuthTime:   fromDB(r.AuthTime),
 	}
 }

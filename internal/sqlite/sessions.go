@@ -23,9 +23,19 @@ const (
 // use: authentication stays a pure read for most requests.
 const touchEvery = time.Minute
 
-func (db *DB) CreateSession(ctx context.Context, s bookstore.Session, refreshHash []byte) error {
+// CreateSession checks the credential version and inserts in one write
+// transaction; SQLite's single writer orders it against every credential
+// change.
+func (db *DB) CreateSession(ctx context.Context, s bookstore.Session, refreshHash []byte, credentialVersion int64) error {
 	err := db.write(ctx, func(q *sqlitedb.Queries) error {
-		err := q.CreateSession(ctx, sqlitedb.CreateSessionParams{
+		version, err := q.FindCredentialVersion(ctx, s.UserID)
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && version != credentialVersion) {
+			return bookstore.ErrCredentialChanged
+		}
+		if err != nil {
+			return err
+		}
+		err = q.CreateSession(ctx, sqlitedb.CreateSessionParams{
 			ID:         s.ID,
 			UserID:     s.UserID,
 			CreatedAt:  millis(s.CreatedAt),
@@ -34,6 +44,7 @@ func (db *DB) CreateSession(ctx context.Context, s bookstore.Session, refreshHas
 			RevokedAt:  nullMillis(s.RevokedAt),
 			UserAgent:  s.UserAgent,
 			Ip:         s.IP,
+			AuthTime:   millis(s.AuthTime),
 		})
 		if err != nil {
 			return err
@@ -89,7 +100,7 @@ func (db *DB) RotateRefreshToken(ctx context.Context, oldHash, newHash []byte, n
 		return bookstore.Session{}, mapErr(err, "", "")
 	}
 	if reused {
-		return bookstore.Session{}, bookstore.Errorf(bookstore.ErrRefreshReused, msgRefreshReused)
+		return s, bookstore.Errorf(bookstore.ErrRefreshReused, msgRefreshReused)
 	}
 	return s, nil
 }
@@ -107,8 +118,8 @@ func rotateRefreshToken(ctx context.Context, q *sqlitedb.Queries, oldHash, newHa
 	if rt.SpentAt.Valid {
 		// Someone holds a copy of a token that was already exchanged:
 		// end the session for every holder.
-		_, err := q.RevokeSession(ctx, sqlitedb.RevokeSessionParams{ID: rt.SessionID, Now: millis(now)})
-		return s, err == nil, err
+		row, err := q.RevokeSession(ctx, sqlitedb.RevokeSessionParams{ID: rt.SessionID, Now: millis(now)})
+		return sessionFromRow(row), err == nil, err
 	}
 	row, err := q.FindSessionByID(ctx, rt.SessionID)
 	if err != nil {
@@ -178,8 +189,17 @@ func (db *DB) RevokeSession(ctx context.Context, userID, sessionID uuid.UUID, no
 }
 
 func (db *DB) RevokeUserSessions(ctx context.Context, userID uuid.UUID, now time.Time) error {
-	err := db.w.RevokeUserSessions(ctx, sqlitedb.RevokeUserSessionsParams{UserID: userID, Now: millis(now)})
-	return mapErr(err, "", "")
+	err := db.write(ctx, func(q *sqlitedb.Queries) error {
+		n, err := q.BumpCredentialVersion(ctx, userID)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return bookstore.Errorf(bookstore.ErrNotFound, msgUserNotFound)
+		}
+		return q.RevokeUserSessions(ctx, sqlitedb.RevokeUserSessionsParams{UserID: userID, Now: millis(now)})
+	})
+	return mapErr(err, msgUserNotFound, "")
 }
 
 func (db *DB) RevokeExcessSessions(ctx context.Context, userID uuid.UUID, keep int, now time.Time) (int64, error) {
@@ -221,5 +241,6 @@ func sessionFromRow(r sqlitedb.Session) bookstore.Session {
 		RevokedAt:  fromNullMillis(r.RevokedAt),
 		UserAgent:  r.UserAgent,
 		IP:         r.Ip,
+		AuthTime:   fromMillis(r.AuthTime),
 	}
 }

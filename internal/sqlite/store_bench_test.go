@@ -59,7 +59,7 @@ func newBenchDB(b *testing.B, users, booksPerUser int) *benchDB {
 	}
 	out.session = uuid.Must(uuid.NewV7())
 	s := bookstore.Session{ID: out.session, UserID: out.user, CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(time.Hour)}
-	if err := db.CreateSession(ctx, s, []byte("0123456789abcdef0123456789abcdef")); err != nil {
+	if err := db.CreateSession(ctx, s, []byte("0123456789abcdef0123456789abcdef"), 0); err != nil {
 		b.Fatal(err)
 	}
 	return out

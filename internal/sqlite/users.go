@@ -55,25 +55,52 @@ func (db *DB) ListUsers(ctx context.Context, f bookstore.UserFilter) ([]bookstor
 	return users, nil
 }
 
+// The admin rule is checked inside the write transaction, which holds
+// SQLite's only write lock: no other demotion can interleave.
 func (db *DB) SetUserAdmin(ctx context.Context, id uuid.UUID, admin bool) (bookstore.User, error) {
-	row, err := db.w.SetUserAdmin(ctx, sqlitedb.SetUserAdminParams{ID: id, Admin: boolInt(admin)})
+	var u bookstore.User
+	err := db.write(ctx, func(q *sqlitedb.Queries) error {
+		if !admin {
+			if err := keepAnAdmin(ctx, q, id); err != nil {
+				return err
+			}
+		}
+		row, err := q.SetUserAdmin(ctx, sqlitedb.SetUserAdminParams{ID: id, Admin: boolInt(admin)})
+		u = userFromRow(row)
+		return err
+	})
 	if err != nil {
 		return bookstore.User{}, mapErr(err, msgUserNotFound, "")
 	}
-	return userFromRow(row), nil
+	return u, nil
 }
 
-func (db *DB) SetPasswordHash(ctx context.Context, id uuid.UUID, hash string) error {
-	n, err := db.w.SetPasswordHash(ctx, sqlitedb.SetPasswordHashParams{ID: id, PasswordHash: hash})
+// keepAnAdmin fails with ErrLastAdmin when id is the only admin.
+func keepAnAdmin(ctx context.Context, q *sqlitedb.Queries, id uuid.UUID) error {
+	admins, err := q.ListAdminIDs(ctx)
 	if err != nil {
-		return mapErr(err, msgUserNotFound, "")
+		return err
 	}
-	if n == 0 {
-		return bookstore.Errorf(bookstore.ErrNotFound, msgUserNotFound)
+	if bookstore.RemovesLastAdmin(admins, id) {
+		return bookstore.ErrLastAdmin
 	}
 	return nil
 }
 
+func (db *DB) SetPasswordHash(ctx context.Context, id uuid.UUID, verified, hash string) error {
+	n, err := db.w.RehashPassword(ctx, sqlitedb.RehashPasswordParams{ID: id, PasswordHash: hash, VerifiedHash: verified})
+	if err != nil {
+		return mapErr(err, msgUserNotFound, "")
+	}
+	if n == 0 {
+		return bookstore.Errorf(bookstore.ErrConflict, "the password changed since it was verified")
+	}
+	return nil
+}
+
+// ChangePassword updates the user row first: its row lock orders this
+// against a concurrent ChangePassword, DeleteUser or CreateSession of the
+// same user.
 func (db *DB) ChangePassword(ctx context.Context, id uuid.UUID, hash string, keep uuid.UUID, now time.Time) error {
 	err := db.write(ctx, func(q *sqlitedb.Queries) error {
 		n, err := q.SetNewPassword(ctx, sqlitedb.SetNewPasswordParams{ID: id, PasswordHash: hash})
@@ -93,14 +120,37 @@ func (db *DB) ChangePassword(ctx context.Context, id uuid.UUID, hash string, kee
 // DeleteUser relies on ON DELETE CASCADE for the user's books, sessions
 // (with their refresh tokens) and idempotency keys.
 func (db *DB) DeleteUser(ctx context.Context, id uuid.UUID) error {
-	n, err := db.w.DeleteUser(ctx, id)
+	err := db.write(ctx, func(q *sqlitedb.Queries) error {
+		if err := keepAnAdmin(ctx, q, id); err != nil {
+			return err
+		}
+		n, err := q.DeleteUser(ctx, id)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return bookstore.Errorf(bookstore.ErrNotFound, msgUserNotFound)
+		}
+		return nil
+	})
+	return mapErr(err, msgUserNotFound, "")
+}
+
+func (db *DB) CreateFirstAdmin(ctx context.Context, u bookstore.User) (bool, error) {
+	created := false
+	err := db.write(ctx, func(q *sqlitedb.Queries) error {
+		admins, err := q.ListAdminIDs(ctx)
+		if err != nil || len(admins) > 0 {
+			return err
+		}
+		created = true
+		u.Admin = true
+		return q.CreateUser(ctx, createUserParams(u))
+	})
 	if err != nil {
-		return mapErr(err, msgUserNotFound, "")
+		return false, mapErr(err, msgUserNotFound, msgUsernameTaken)
 	}
-	if n == 0 {
-		return bookstore.Errorf(bookstore.ErrNotFound, msgUserNotFound)
-	}
-	return nil
+	return created, nil
 }
 
 func createUserParams(u bookstore.User) sqlitedb.CreateUserParams {
@@ -122,6 +172,7 @@ func userFromRow(r sqlitedb.User) bookstore.User {
 		Admin:                  r.Admin != 0,
 		CreatedAt:              fromMillis(r.CreatedAt),
 		PasswordChangeRequired: r.PasswordChangeRequired != 0,
+		CredentialVersion:      r.CredentialVersion,
 	}
 }
 

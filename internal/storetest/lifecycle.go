@@ -203,7 +203,7 @@ func testLifecycle(t *testing.T, open func(t *testing.T) bookstore.Store) {
 			t.Fatalf("AuthenticateSession = %+v, %v; want the flag", p, err)
 		}
 		// A rehash keeps the flag; a changed password clears it.
-		if err := s.SetPasswordHash(t.Context(), u.ID, someHash+"x"); err != nil {
+		if err := s.SetPasswordHash(t.Context(), u.ID, someHash, someHash+"x"); err != nil {
 			t.Fatal(err)
 		}
 		if got, _ := s.FindUserByID(t.Context(), u.ID); !got.PasswordChangeRequired {

@@ -28,7 +28,7 @@ func testSessions(t *testing.T, open func(t *testing.T) bookstore.Store) {
 	t.Run("CreateForUnknownUser", func(t *testing.T) {
 		s := open(t)
 		sess := bookstore.Session{ID: uuid.New(), UserID: uuid.New(), CreatedAt: t0, LastUsedAt: t0, ExpiresAt: t0.Add(time.Hour)}
-		wantErr(t, s.CreateSession(t.Context(), sess, refreshHash("r")), bookstore.ErrNotFound)
+		wantErr(t, s.CreateSession(t.Context(), sess, refreshHash("r"), 0), bookstore.ErrUnauthorized)
 	})
 
 	t.Run("AuthenticateSession", func(t *testing.T) {
@@ -81,6 +81,9 @@ func testSessions(t *testing.T, open func(t *testing.T) bookstore.Store) {
 
 	t.Run("AdminReadFresh", func(t *testing.T) {
 		s := open(t)
+		if _, err := s.SetUserAdmin(t.Context(), mustCreateUser(t, s, "root").ID, true); err != nil {
+			t.Fatalf("SetUserAdmin: %v", err)
+		}
 		u := mustCreateUser(t, s, "alice")
 		sess := mustCreateSession(t, s, u.ID, t0, "r1")
 		for _, admin := range []bool{true, false, true} {
@@ -293,7 +296,8 @@ func checkSession(t *testing.T, got, want bookstore.Session) {
 	sameTime := func(a, b *time.Time) bool { return a == nil && b == nil || a != nil && b != nil && a.Equal(*b) }
 	if got.ID != want.ID || got.UserID != want.UserID || !got.CreatedAt.Equal(want.CreatedAt) ||
 		!got.LastUsedAt.Equal(want.LastUsedAt) || !got.ExpiresAt.Equal(want.ExpiresAt) ||
-		!sameTime(got.RevokedAt, want.RevokedAt) || got.UserAgent != want.UserAgent || got.IP != want.IP {
+		!sameTime(got.RevokedAt, want.RevokedAt) || got.UserAgent != want.UserAgent || got.IP != want.IP ||
+		!got.AuthTime.Equal(want.AuthTime) {
 		t.Fatalf("session = %+v, want %+v", got, want)
 	}
 }

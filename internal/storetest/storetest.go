@@ -31,6 +31,8 @@ func Run(t *testing.T, open func(t *testing.T) bookstore.Store) {
 	t.Run("Search", func(t *testing.T) { testSearch(t, open) })
 	t.Run("Keys", func(t *testing.T) { testKeys(t, open) })
 	t.Run("Lifecycle", func(t *testing.T) { testLifecycle(t, open) })
+	t.Run("Credentials", func(t *testing.T) { testCredentials(t, open) })
+	t.Run("Admins", func(t *testing.T) { testAdmins(t, open) })
 }
 
 // t0 is the tests' "now". Stores keep milliseconds, so every time used
@@ -48,20 +50,25 @@ func mustCreateUser(t *testing.T, s bookstore.Store, username string) bookstore.
 	return u
 }
 
-// mustCreateSession creates a session of userID made at created and valid for
-// a day, with the refresh token refreshHash(token).
+// mustCreateSession creates a session of userID made (and logged in) at
+// created and valid for a day, with the refresh token refreshHash(token).
 func mustCreateSession(t *testing.T, s bookstore.Store, userID uuid.UUID, created time.Time, token string) bookstore.Session {
 	t.Helper()
+	u, err := s.FindUserByID(t.Context(), userID)
+	if err != nil {
+		t.Fatalf("FindUserByID: %v", err)
+	}
 	sess := bookstore.Session{
 		ID:         uuid.New(),
 		UserID:     userID,
 		CreatedAt:  created,
 		LastUsedAt: created,
 		ExpiresAt:  created.Add(24 * time.Hour),
+		AuthTime:   created,
 		UserAgent:  "storetest/1.0",
 		IP:         "192.0.2.1",
 	}
-	if err := s.CreateSession(t.Context(), sess, refreshHash(token)); err != nil {
+	if err := s.CreateSession(t.Context(), sess, refreshHash(token), u.CredentialVersion); err != nil {
 		t.Fatalf("CreateSession: %v", err)
 	}
 	return sess

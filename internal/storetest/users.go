@@ -42,7 +42,7 @@ func testUsers(t *testing.T, open func(t *testing.T) bookstore.Store) {
 		wantErr(t, err, bookstore.ErrNotFound)
 		_, err = s.SetUserAdmin(t.Context(), uuid.New(), true)
 		wantErr(t, err, bookstore.ErrNotFound)
-		wantErr(t, s.SetPasswordHash(t.Context(), uuid.New(), "x"), bookstore.ErrNotFound)
+		wantErr(t, s.SetPasswordHash(t.Context(), uuid.New(), someHash, "x"), bookstore.ErrConflict)
 		wantErr(t, s.ChangePassword(t.Context(), uuid.New(), "x", uuid.New(), t0), bookstore.ErrNotFound)
 		wantErr(t, s.DeleteUser(t.Context(), uuid.New()), bookstore.ErrNotFound)
 	})
@@ -59,6 +59,9 @@ func testUsers(t *testing.T, open func(t *testing.T) bookstore.Store) {
 
 	t.Run("SetUserAdmin", func(t *testing.T) {
 		s := open(t)
+		if _, err := s.SetUserAdmin(t.Context(), mustCreateUser(t, s, "root").ID, true); err != nil {
+			t.Fatalf("SetUserAdmin: %v", err)
+		}
 		u := mustCreateUser(t, s, "alice")
 		got, err := s.SetUserAdmin(t.Context(), u.ID, true)
 		if err != nil {
@@ -77,7 +80,11 @@ func testUsers(t *testing.T, open func(t *testing.T) bookstore.Store) {
 		s := open(t)
 		u := mustCreateUser(t, s, "alice")
 		sess := mustCreateSession(t, s, u.ID, t0, "r1")
-		if err := s.SetPasswordHash(t.Context(), u.ID, "new-hash"); err != nil {
+		wantErr(t, s.SetPasswordHash(t.Context(), u.ID, "not-the-hash", "new-hash"), bookstore.ErrConflict)
+		if got, _ := s.FindUserByID(t.Context(), u.ID); got.PasswordHash != someHash {
+			t.Fatalf("a rehash of another hash replaced it: %q", got.PasswordHash)
+		}
+		if err := s.SetPasswordHash(t.Context(), u.ID, someHash, "new-hash"); err != nil {
 			t.Fatalf("SetPasswordHash: %v", err)
 		}
 		got, _ := s.FindUserByID(t.Context(), u.ID)

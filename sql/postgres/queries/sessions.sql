@@ -1,6 +1,6 @@
 -- name: CreateSession :exec
-INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip)
-VALUES (@id, @user_id, @created_at, @last_used_at, @expires_at, @revoked_at, @user_agent, @ip);
+INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip, auth_time)
+VALUES (@id, @user_id, @created_at, @last_used_at, @expires_at, @revoked_at, @user_agent, @ip, @auth_time);
 
 -- The session with its user, when the session is live and belongs to user_id:
 -- authenticating a request is this one indexed read.
