@@ -21,7 +21,7 @@ RACE := $(if $(filter 1,$(shell $(GO) env CGO_ENABLED)),-race)
 # Extra flags for `make run`, e.g. make run ARGS='--addr 127.0.0.1:9090'.
 ARGS ?=
 
-.PHONY: build run test generate check-generated lint vet importcheck spec-lint spec-ogen contract vulncheck fuzz sdk clean image image-check
+.PHONY: build run test generate check-generated lint vet importcheck spec-lint spec-ogen contract vulncheck fuzz sdk client-go clean image image-check
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/bookstore ./cmd/bookstore
@@ -100,6 +100,12 @@ contract:
 sdk:
 	cd sdk/typescript && npm ci --no-audit --no-fund --loglevel=error
 	cd sdk/typescript && npm run --silent generate && npm run --silent typecheck
+
+# The Go client as README.md tells another module to use it: a scratch
+# module outside this repository, a replace line to this checkout, the
+# README's program against bin/bookstore (.ci/clients).
+client-go:
+	bash .ci/clients go
 
 # Every fuzz target for FUZZTIME (default 10s); see .ci/fuzz.
 fuzz:

@@ -33,6 +33,9 @@ type Options struct {
 	Metrics bool
 	// Logger receives the server's log (default: discarded).
 	Logger *slog.Logger
+	// Throttle limits failed logins and registrations with the default
+	// limits (auth.DefaultThrottleLimits); off by default.
+	Throttle bool
 }
 
 // Server is a running API. Close it when done.
@@ -108,10 +111,16 @@ func Start(opts Options) (_ *Server, err error) {
 			return nil, err
 		}
 	}
+	var throttle *auth.Throttle
+	if opts.Throttle {
+		if throttle, err = auth.NewThrottle(s.Store, auth.DefaultThrottleLimits()); err != nil {
+			return nil, err
+		}
+	}
 	registerFormats()
 	h, err := httpapi.NewHandler(httpapi.Config{
 		Store: s.Store, Tokens: tokens, Hasher: hasher, Policy: policy, RefreshTTL: 24 * time.Hour,
-		CursorKey: bytes.Repeat([]byte{7}, 32), Logger: log, Metrics: metrics,
+		CursorKey: bytes.Repeat([]byte{7}, 32), Logger: log, Metrics: metrics, Throttle: throttle,
 	})
 	if err != nil {
 		return nil, err
