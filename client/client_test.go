@@ -357,7 +357,9 @@ func TestProblemTypesDecode(t *testing.T) {
 			_, err := c.CreateBook(ctx, client.BookCreate{Title: "Dune", Author: "Frank Herbert", Publisher: "Chilton", PriceCents: -1}, "")
 			return err
 		}, "price_cents"},
-		{client.TypeWrongPassword, 403, func() error { return c.ChangePassword(ctx, "not the password at all", "a brand new and long passphrase") }, ""},
+		{client.TypeWrongPassword, 403, func() error {
+			return c.ChangePassword(ctx, "not the password at all", "a brand new and long passphrase")
+		}, ""},
 	}
 	for _, tc := range cases {
 		t.Run(string(tc.want), func(t *testing.T) {

@@ -27,8 +27,8 @@ func TestCheck(t *testing.T) {
 		pkg{ImportPath: "example.com/m/internal/bench/load", Module: mod, Imports: []string{"example.com/m/internal/auth", "example.com/m/gen/sqlitedb"}},
 	)
 	bad[8].Imports = append(bad[8].Imports, "example.com/m/internal/auth", "github.com/golang-jwt/jwt/v5") // client
-	bad[3].Imports = append(bad[3].Imports, "github.com/golang-jwt/jwt/v5") // bookstore
-	bad[7].Imports = append(bad[7].Imports, "example.com/m/gen/oapi")       // cmd
+	bad[3].Imports = append(bad[3].Imports, "github.com/golang-jwt/jwt/v5")                                // bookstore
+	bad[7].Imports = append(bad[7].Imports, "example.com/m/gen/oapi")                                      // cmd
 	want := []string{
 		"internal/bookstore imports github.com/golang-jwt/jwt/v5: it may import only the standard library and github.com/google/uuid",
 		"cmd/bookstore imports gen/oapi: it may import only internal/..., api, sql of this module",
