@@ -18,11 +18,13 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/bookstore/bookstore/internal/auth"
 	"github.com/bookstore/bookstore/internal/bookstore"
 	"github.com/bookstore/bookstore/internal/httpapi"
 	"github.com/bookstore/bookstore/internal/sqlite"
+	"github.com/bookstore/bookstore/internal/tracing"
 )
 
 // Options adjust the server; the zero value is a plain server.
@@ -36,6 +38,9 @@ type Options struct {
 	// Throttle limits failed logins and registrations with the default
 	// limits (auth.DefaultThrottleLimits); off by default.
 	Throttle bool
+	// Tracer traces requests, store calls and hashes as the program does
+	// with tracing on; nil: off.
+	Tracer trace.TracerProvider
 }
 
 // Server is a running API. Close it when done.
@@ -111,6 +116,11 @@ func Start(opts Options) (_ *Server, err error) {
 			return nil, err
 		}
 	}
+	var store bookstore.Store = s.Store
+	if opts.Tracer != nil {
+		hasher.TraceWith(opts.Tracer)
+		store = tracing.WrapStore(s.Store, opts.Tracer, tracing.SQLite)
+	}
 	var throttle *auth.Throttle
 	if opts.Throttle {
 		if throttle, err = auth.NewThrottle(s.Store, auth.DefaultThrottleLimits()); err != nil {
@@ -119,8 +129,8 @@ func Start(opts Options) (_ *Server, err error) {
 	}
 	registerFormats()
 	h, err := httpapi.NewHandler(httpapi.Config{
-		Store: s.Store, Tokens: tokens, Hasher: hasher, Policy: policy, RefreshTTL: 24 * time.Hour,
-		CursorKey: bytes.Repeat([]byte{7}, 32), Logger: log, Metrics: metrics, Throttle: throttle,
+		Store: store, Tokens: tokens, Hasher: hasher, Policy: policy, RefreshTTL: 24 * time.Hour,
+		CursorKey: bytes.Repeat([]byte{7}, 32), Logger: log, Metrics: metrics, Throttle: throttle, Tracer: opts.Tracer,
 	})
 	if err != nil {
 		return nil, err

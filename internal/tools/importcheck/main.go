@@ -46,6 +46,8 @@ func rules() []rule {
 		{pkg: "internal/sqlite", may: []string{"internal/bookstore", "gen/sqlitedb", "sql"}},
 		{pkg: "internal/postgres", may: []string{"internal/bookstore", "gen/pgdb", "sql"}},
 		{pkg: "internal/storetest", may: []string{"internal/bookstore"}},
+		// Decorates the store with spans, in domain terms.
+		{pkg: "internal/tracing", may: []string{"internal/bookstore"}},
 		{pkg: "internal/tools/..."},
 		// The public client fronts the generated one; other modules
 		// import it, so nothing internal, and few dependencies.
