@@ -94,12 +94,13 @@ spec-ogen:
 contract:
 	bash .ci/prism
 
-# The TypeScript client: openapi-typescript writes sdk/typescript/src/schema.d.ts
-# from the spec, and tsc type-checks it together with the example client
-# (openapi-fetch). Versions are pinned in sdk/typescript/package-lock.json.
+# The TypeScript client (sdk/typescript, @bookstore/client): openapi-typescript
+# writes src/schema.ts from the spec, tsc builds dist/ (ESM and .d.ts), npm
+# pack makes the tarball, and a scratch project installs it, type-checks
+# and runs the README's program and the package's tests against
+# bin/bookstore (.ci/clients). Versions are pinned in package-lock.json.
 sdk:
-	cd sdk/typescript && npm ci --no-audit --no-fund --loglevel=error
-	cd sdk/typescript && npm run --silent generate && npm run --silent typecheck
+	bash .ci/clients ts
 
 # The Go client as README.md tells another module to use it: a scratch
 # module outside this repository, a replace line to this checkout, the
