@@ -1,11 +1,25 @@
 // Package client is the Go client of the Bookstore API.
 //
 // Construct a Client with the server's base URL, log in once, then call the
-// API: every call carries the access token. The client refreshes the
-// access token shortly before it expires, and again when the server
-// answers 401 invalid_token, keeping the new refresh token each time (each
-// works once). A Client is safe for concurrent use: one refresh runs at a
-// time, and calls that need it wait for it.
+// API: every call carries the access token.
+//
+//	c, err := client.New("http://127.0.0.1:8080")
+//	if err != nil { ... }
+//	if err := c.Login(ctx, "alice", "tangerine walrus under glass"); err != nil { ... }
+//	book, err := c.CreateBook(ctx, client.BookCreate{Title: "The Hobbit", ...}, "")
+//	page, err := c.ListBooks(ctx, &client.ListBooksParams{})
+//	_, _, err = c.Book(ctx, id)
+//	var p *client.Problem
+//	if errors.As(err, &p) && p.Type == client.TypeNotFound { ... }
+//	err = c.Logout(ctx)
+//
+// The package's Example runs this against a real server (go test; go doc
+// -http shows it).
+//
+// The client refreshes the access token shortly before it expires, and
+// again when the server answers 401 invalid_token, keeping the new refresh
+// token each time (each works once). A Client is safe for concurrent use:
+// one refresh runs at a time, and calls that need it wait for it.
 //
 // An answer that is not a success comes back as an error holding a
 // *Problem (the API's RFC 9457 problem document): errors.As gives its type,
