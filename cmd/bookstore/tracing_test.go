@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -89,23 +88,7 @@ func TestTracingToOTLPCollector(t *testing.T) {
 			return os.Getenv(k)
 		})
 	}()
-	listening := regexp.MustCompile(`"msg":"listening","addr":"([^"]+)"`)
-	var addr string
-	for deadline := time.Now().Add(10 * time.Second); addr == ""; {
-		if m := listening.FindStringSubmatch(stderr.String()); m != nil {
-			addr = m[1]
-			break
-		}
-		select {
-		case s := <-status:
-			t.Fatalf("run exited with %d before listening:\n%s", s, stderr)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not listening after 10 s:\n%s", stderr)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	addr := waitListening(t, stderr, status)
 	if !strings.Contains(stderr.String(), `"msg":"tracing on","protocol":"http/protobuf"`) {
 		t.Fatalf("the log does not say tracing is on:\n%s", stderr)
 	}
