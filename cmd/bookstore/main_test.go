@@ -374,18 +374,23 @@ func TestStartupErrors(t *testing.T) {
 // for its exit status, to log that it listens, and returns the address.
 func waitListening(t *testing.T, stderr *syncBuffer, status <-chan int) string {
 	t.Helper()
-	listening := regexp.MustCompile(`"msg":"listening","addr":"([^"]+)"`)
+	return waitLog(t, stderr, status, regexp.MustCompile(`"msg":"listening","addr":"([^"]+)"`))[1]
+}
+
+// waitLog waits for run's log to match re and returns the match.
+func waitLog(t *testing.T, stderr *syncBuffer, status <-chan int, re *regexp.Regexp) []string {
+	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); ; {
-		if m := listening.FindStringSubmatch(stderr.String()); m != nil {
-			return m[1]
+		if m := re.FindStringSubmatch(stderr.String()); m != nil {
+			return m
 		}
 		select {
 		case s := <-status:
-			t.Fatalf("run exited with %d before listening:\n%s", s, stderr)
+			t.Fatalf("run exited with %d before its log matched %s:\n%s", s, re, stderr)
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("not listening after 10 s:\n%s", stderr)
+			t.Fatalf("the log did not match %s after 10 s:\n%s", re, stderr)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
