@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/bookstore/bookstore/client"
 	"github.com/bookstore/bookstore/internal/demo"
+	"github.com/bookstore/bookstore/internal/httpapi"
 )
 
 const password = "tangerine walrus under glass"
@@ -398,17 +400,54 @@ func TestProblemTypesDecode(t *testing.T) {
 		}
 	})
 
-	t.Run("5xx with the database closed", func(t *testing.T) {
+	t.Run(string(client.TypeInternal), func(t *testing.T) {
 		s := startServer(t, demo.Options{})
 		c, _ := loggedIn(t, s, "carol")
 		s.Store.Close() // the database goes away under the server
 		_, err := c.ListBooks(ctx, nil)
 		var p *client.Problem
-		if !errors.As(err, &p) || (p.Type != client.TypeUnavailable && p.Type != client.TypeInternal) || p.Status < 500 {
-			t.Fatalf("err = %v, want a 5xx problem", err)
+		if !errors.As(err, &p) || p.Type != client.TypeInternal || p.Status != 500 || p.Instance == "" {
+			t.Fatalf("err = %v, want a 500 %s", err, client.TypeInternal)
 		}
-		t.Logf("with the database closed: %v", err)
 	})
+
+	t.Run(string(client.TypeUnavailable), func(t *testing.T) {
+		// What a replica serves while its PostgreSQL is not up yet.
+		starting := httptest.NewServer(httpapi.NewStartingHandler())
+		defer starting.Close()
+		c, err := client.New(starting.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.Me(ctx)
+		var p *client.Problem
+		if !errors.As(err, &p) || p.Type != client.TypeUnavailable || p.Status != 503 || p.RetryAfter <= 0 || p.Detail == "" {
+			t.Fatalf("err = %v (%+v), want a 503 %s with Retry-After", err, p, client.TypeUnavailable)
+		}
+	})
+
+	// Every type the spec names is decoded above (refresh-token-reused in
+	// TestReusedRefreshTokenEndsTheSession).
+	covered := map[string]bool{
+		string(client.TypeTooManyRequests): true, string(client.TypeInternal): true,
+		string(client.TypeUnavailable): true, string(client.TypeRefreshTokenReused): true,
+	}
+	for _, tc := range cases {
+		covered[string(tc.want)] = true
+	}
+	spec, err := httpapi.LoadSpec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	enum := spec.Components.Schemas["Problem"].Value.Properties["type"].Value.Enum
+	if len(enum) < len(covered) {
+		t.Fatalf("the spec lists %d problem types, fewer than the %d tested", len(enum), len(covered))
+	}
+	for _, v := range enum {
+		if !covered[v.(string)] {
+			t.Errorf("problem type %s is not decoded by any test", v)
+		}
+	}
 }
 
 func hasField(p *client.Problem, field string) bool {
