@@ -1,8 +1,8 @@
 // Package demo runs the real API in-process on a loopback port, over a
 // SQLite database in a temporary directory, for runnable examples (the Go
-// client's) and browser tests (Swagger UI's). Password hashing is cheap and
-// throttling is off, so it must never serve anything real: cmd/bookstore is
-// the server.
+// client's), client tests and browser tests (Swagger UI's). Password
+// hashing is cheap and throttling is off unless asked for, so it must never
+// serve anything real: cmd/bookstore is the server.
 package demo
 
 import (
