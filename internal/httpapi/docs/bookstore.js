@@ -69,11 +69,14 @@
   }
 
   // currentToken is the access token to send, refreshed first when it
-  // expires within 30 s (a quarter of its lifetime at most).
+  // expires within 30 s (a quarter of its lifetime at most), plus a second:
+  // a token's exp is whole seconds, so it may end up to a second before
+  // expires_in says. Swagger UI cannot send a refused request again, so
+  // the page refreshes early rather than late.
   function currentToken() {
     if (refreshing) return refreshing.then(currentToken);
     if (!session) return Promise.resolve(null);
-    var margin = Math.min(30000, session.lifetime / 4);
+    var margin = Math.min(30000, session.lifetime / 4) + 1000;
     if (Date.now() >= session.expiresAt - margin) return refresh().then(currentToken);
     return Promise.resolve(session.access);
   }
