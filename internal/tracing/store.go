@@ -197,22 +197,27 @@ func (s *Store) Secret(ctx context.Context, name string, generate func() ([]byte
 	return traced(s, ctx, "Secret", func(ctx context.Context) ([]byte, error) { return s.Store.Secret(ctx, name, generate) })
 }
 
-func (s *Store) HitThrottle(ctx context.Context, key string, window time.Duration, now time.Time) (int, time.Time, error) {
+func (s *Store) TakeThrottle(ctx context.Context, key string, limit int, window time.Duration, now time.Time) (bool, time.Time, error) {
 	var reset time.Time
-	n, err := traced(s, ctx, "HitThrottle", func(ctx context.Context) (n int, err error) {
-		n, reset, err = s.Store.HitThrottle(ctx, key, window, now)
-		return n, err
+	ok, err := traced(s, ctx, "TakeThrottle", func(ctx context.Context) (ok bool, err error) {
+		ok, reset, err = s.Store.TakeThrottle(ctx, key, limit, window, now)
+		return ok, err
 	})
-	return n, reset, err
+	return ok, reset, err
 }
 
-func (s *Store) ThrottleCount(ctx context.Context, key string, now time.Time) (int, time.Time, error) {
-	var reset time.Time
-	n, err := traced(s, ctx, "ThrottleCount", func(ctx context.Context) (n int, err error) {
-		n, reset, err = s.Store.ThrottleCount(ctx, key, now)
-		return n, err
+func (s *Store) RefundThrottle(ctx context.Context, key string, now time.Time) error {
+	return tracedErr(s, ctx, "RefundThrottle", func(ctx context.Context) error { return s.Store.RefundThrottle(ctx, key, now) })
+}
+
+func (s *Store) RememberLoginAddress(ctx context.Context, key string, expiresAt time.Time) error {
+	return tracedErr(s, ctx, "RememberLoginAddress", func(ctx context.Context) error {
+		return s.Store.RememberLoginAddress(ctx, key, expiresAt)
 	})
-	return n, reset, err
+}
+
+func (s *Store) IsLoginAddress(ctx context.Context, key string, now time.Time) (bool, error) {
+	return traced(s, ctx, "IsLoginAddress", func(ctx context.Context) (bool, error) { return s.Store.IsLoginAddress(ctx, key, now) })
 }
 
 func (s *Store) ClearThrottle(ctx context.Context, key string) error {
