@@ -411,6 +411,24 @@ func TestProblemTypesDecode(t *testing.T) {
 		}
 	})
 
+	t.Run(string(client.TypeOverloaded), func(t *testing.T) {
+		s := startServer(t, demo.Options{HashQueueWait: time.Nanosecond}) // no queue
+		c := newClient(t, s)
+		// The test holds both hashing slots, as two long hashes would.
+		for range 2 {
+			release, err := s.Hasher.Acquire(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer release()
+		}
+		err := c.Login(ctx, "alice", password)
+		var p *client.Problem
+		if !errors.As(err, &p) || p.Type != client.TypeOverloaded || p.Status != 503 || p.RetryAfter <= 0 {
+			t.Fatalf("err = %v, want a 503 %s with Retry-After", err, client.TypeOverloaded)
+		}
+	})
+
 	t.Run(string(client.TypeUnavailable), func(t *testing.T) {
 		// What a replica serves while its PostgreSQL is not up yet.
 		starting := httptest.NewServer(httpapi.NewStartingHandler())
@@ -431,6 +449,7 @@ func TestProblemTypesDecode(t *testing.T) {
 	covered := map[string]bool{
 		string(client.TypeTooManyRequests): true, string(client.TypeInternal): true,
 		string(client.TypeUnavailable): true, string(client.TypeRefreshTokenReused): true,
+		string(client.TypeOverloaded): true,
 	}
 	for _, tc := range cases {
 		covered[string(tc.want)] = true

@@ -28,6 +28,7 @@ const (
 	TypeMalformedRequest     ProblemType = oapi.ProblemsmalformedRequest
 	TypeMethodNotAllowed     ProblemType = oapi.ProblemsmethodNotAllowed
 	TypeNotFound             ProblemType = oapi.ProblemsnotFound
+	TypeOverloaded           ProblemType = oapi.Problemsoverloaded
 	TypePayloadTooLarge      ProblemType = oapi.ProblemspayloadTooLarge
 	TypePreconditionFailed   ProblemType = oapi.ProblemspreconditionFailed
 	TypeRefreshTokenReused   ProblemType = oapi.ProblemsrefreshTokenReused

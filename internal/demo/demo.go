@@ -38,6 +38,9 @@ type Options struct {
 	// Throttle limits failed logins and registrations with the default
 	// limits (auth.DefaultThrottleLimits); off by default.
 	Throttle bool
+	// HashQueueWait bounds the queue for the two hashing slots
+	// (auth.MaxQueueWait); zero: the default.
+	HashQueueWait time.Duration
 	// Tracer traces requests, store calls and hashes as the program does
 	// with tracing on; nil: off.
 	Tracer trace.TracerProvider
@@ -49,6 +52,8 @@ type Server struct {
 	URL string
 	// Store is the server's database, for tests that look behind the API.
 	Store *sqlite.DB
+	// Hasher hashes the server's passwords, for tests that hold its slots.
+	Hasher *auth.Hasher
 
 	http *httptest.Server
 	dir  string
@@ -98,10 +103,15 @@ func Start(opts Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	hasher, err := auth.NewHasher(cheapArgon2, 2)
+	var hashOpts []auth.HasherOption
+	if opts.HashQueueWait > 0 {
+		hashOpts = append(hashOpts, auth.MaxQueueWait(opts.HashQueueWait))
+	}
+	hasher, err := auth.NewHasher(cheapArgon2, 2, hashOpts...)
 	if err != nil {
 		return nil, err
 	}
+	s.Hasher = hasher
 	policy, err := auth.NewPasswordPolicy(auth.DefaultMinPasswordLength)
 	if err != nil {
 		return nil, err
