@@ -227,3 +227,42 @@ func (s *Store) ClearThrottle(ctx context.Context, key string) error {
 func (s *Store) SweepThrottle(ctx context.Context, now time.Time) (int64, error) {
 	return traced(s, ctx, "SweepThrottle", func(ctx context.Context) (int64, error) { return s.Store.SweepThrottle(ctx, now) })
 }
+
+func (s *Store) SetPasswordChangeRequired(ctx context.Context, id uuid.UUID, required bool) error {
+	return tracedErr(s, ctx, "SetPasswordChangeRequired", func(ctx context.Context) error {
+		return s.Store.SetPasswordChangeRequired(ctx, id, required)
+	})
+}
+
+func (s *Store) ImportUser(ctx context.Context, u bookstore.User, source, sourceID string, now time.Time) (bool, error) {
+	return traced(s, ctx, "ImportUser", func(ctx context.Context) (bool, error) {
+		return s.Store.ImportUser(ctx, u, source, sourceID, now)
+	})
+}
+
+func (s *Store) RevokeExcessSessions(ctx context.Context, userID uuid.UUID, keep int, now time.Time) (int64, error) {
+	return traced(s, ctx, "RevokeExcessSessions", func(ctx context.Context) (int64, error) {
+		return s.Store.RevokeExcessSessions(ctx, userID, keep, now)
+	})
+}
+
+func (s *Store) PurgeSessions(ctx context.Context, before time.Time, batch int) (int64, int64, error) {
+	var tokens int64
+	sessions, err := traced(s, ctx, "PurgeSessions", func(ctx context.Context) (n int64, err error) {
+		n, tokens, err = s.Store.PurgeSessions(ctx, before, batch)
+		return n, err
+	})
+	return sessions, tokens, err
+}
+
+func (s *Store) RetireSigningKeys(ctx context.Context, keep string, now time.Time) (int64, error) {
+	return traced(s, ctx, "RetireSigningKeys", func(ctx context.Context) (int64, error) {
+		return s.Store.RetireSigningKeys(ctx, keep, now)
+	})
+}
+
+func (s *Store) RevokeSigningKey(ctx context.Context, kid string, successor bookstore.SigningKey, now time.Time) (bool, error) {
+	return traced(s, ctx, "RevokeSigningKey", func(ctx context.Context) (bool, error) {
+		return s.Store.RevokeSigningKey(ctx, kid, successor, now)
+	})
+}
