@@ -429,6 +429,24 @@ func TestProblemTypesDecode(t *testing.T) {
 		}
 	})
 
+	t.Run(string(client.TypePasswordChange), func(t *testing.T) {
+		// An account whose (imported) password must change may do nothing
+		// else until it has.
+		dave, _ := loggedIn(t, s, "dave")
+		me, err := dave.Me(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Store.SetPasswordChangeRequired(ctx, me.Id, true); err != nil {
+			t.Fatal(err)
+		}
+		_, err = dave.ListBooks(ctx, nil)
+		var p *client.Problem
+		if !errors.As(err, &p) || p.Type != client.TypePasswordChange || p.Status != 403 || p.Detail == "" {
+			t.Fatalf("err = %v, want a 403 %s", err, client.TypePasswordChange)
+		}
+	})
+
 	t.Run(string(client.TypeUnavailable), func(t *testing.T) {
 		// What a replica serves while its PostgreSQL is not up yet.
 		starting := httptest.NewServer(httpapi.NewStartingHandler())
@@ -449,7 +467,7 @@ func TestProblemTypesDecode(t *testing.T) {
 	covered := map[string]bool{
 		string(client.TypeTooManyRequests): true, string(client.TypeInternal): true,
 		string(client.TypeUnavailable): true, string(client.TypeRefreshTokenReused): true,
-		string(client.TypeOverloaded): true,
+		string(client.TypeOverloaded): true, string(client.TypePasswordChange): true,
 	}
 	for _, tc := range cases {
 		covered[string(tc.want)] = true

@@ -29,6 +29,7 @@ const (
 	TypeMethodNotAllowed     ProblemType = oapi.ProblemsmethodNotAllowed
 	TypeNotFound             ProblemType = oapi.ProblemsnotFound
 	TypeOverloaded           ProblemType = oapi.Problemsoverloaded
+	TypePasswordChange       ProblemType = oapi.ProblemspasswordChangeRequired
 	TypePayloadTooLarge      ProblemType = oapi.ProblemspayloadTooLarge
 	TypePreconditionFailed   ProblemType = oapi.ProblemspreconditionFailed
 	TypeRefreshTokenReused   ProblemType = oapi.ProblemsrefreshTokenReused
