@@ -21,7 +21,7 @@ RACE := $(if $(filter 1,$(shell $(GO) env CGO_ENABLED)),-race)
 # Extra flags for `make run`, e.g. make run ARGS='--addr 127.0.0.1:9090'.
 ARGS ?=
 
-.PHONY: build run test generate check-generated lint vet importcheck spec-lint spec-ogen contract vulncheck fuzz sdk clean image image-check
+.PHONY: build run test generate check-generated lint vet importcheck spec-lint spec-ogen contract vulncheck fuzz sdk client-go clean image image-check
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/bookstore ./cmd/bookstore
@@ -94,12 +94,19 @@ spec-ogen:
 contract:
 	bash .ci/prism
 
-# The TypeScript client: openapi-typescript writes sdk/typescript/src/schema.d.ts
-# from the spec, and tsc type-checks it together with the example client
-# (openapi-fetch). Versions are pinned in sdk/typescript/package-lock.json.
+# The TypeScript client (sdk/typescript, @bookstore/client): openapi-typescript
+# writes src/schema.ts from the spec, tsc builds dist/ (ESM and .d.ts), npm
+# pack makes the tarball, and a scratch project installs it, type-checks
+# and runs the README's program and the package's tests against
+# bin/bookstore (.ci/clients). Versions are pinned in package-lock.json.
 sdk:
-	cd sdk/typescript && npm ci --no-audit --no-fund --loglevel=error
-	cd sdk/typescript && npm run --silent generate && npm run --silent typecheck
+	bash .ci/clients ts
+
+# The Go client as README.md tells another module to use it: a scratch
+# module outside this repository, a replace line to this checkout, the
+# README's program against bin/bookstore (.ci/clients).
+client-go:
+	bash .ci/clients go
 
 # Every fuzz target for FUZZTIME (default 10s); see .ci/fuzz.
 fuzz:

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -369,6 +370,32 @@ func TestStartupErrors(t *testing.T) {
 	}
 }
 
+// waitListening waits for run, started with stderr as its log and status
+// for its exit status, to log that it listens, and returns the address.
+func waitListening(t *testing.T, stderr *syncBuffer, status <-chan int) string {
+	t.Helper()
+	return waitLog(t, stderr, status, regexp.MustCompile(`"msg":"listening","addr":"([^"]+)"`))[1]
+}
+
+// waitLog waits for run's log to match re and returns the match.
+func waitLog(t *testing.T, stderr *syncBuffer, status <-chan int, re *regexp.Regexp) []string {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if m := re.FindStringSubmatch(stderr.String()); m != nil {
+			return m
+		}
+		select {
+		case s := <-status:
+			t.Fatalf("run exited with %d before its log matched %s:\n%s", s, re, stderr)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the log did not match %s after 10 s:\n%s", re, stderr)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // TestServeStopsOnSIGTERM runs the program as main does and sends the
 // process SIGTERM. Not parallel: the signal goes to the whole test binary,
 // and only run's handler may be listening for it.
@@ -382,18 +409,7 @@ func TestServeStopsOnSIGTERM(t *testing.T) {
 	go func() {
 		status <- run(context.Background(), []string{"serve"}, strings.NewReader(""), io.Discard, stderr, envFunc(env))
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(stderr.String(), `"msg":"listening"`) {
-		select {
-		case s := <-status:
-			t.Fatalf("run exited with %d before listening:\n%s", s, stderr)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not listening after 10 s:\n%s", stderr)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitListening(t, stderr, status)
 	// Listening is logged after run registered for the signal.
 	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
 		t.Fatal(err)

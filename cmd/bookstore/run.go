@@ -12,6 +12,9 @@ import (
 	"runtime"
 	"strings"
 	"syscall"
+	"time"
+
+	"github.com/bookstore/bookstore/internal/tracing"
 )
 
 // version is set at build time: go build -ldflags "-X main.version=...".
@@ -132,6 +135,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if err != nil {
 		return err
 	}
+	exporter, err := tracing.FromEnv(getenv)
+	if err != nil {
+		return usagef("%v", err)
+	}
 	log := newLogger(stderr, cfg.LogLevel)
 
 	// The first SIGINT or SIGTERM starts a graceful shutdown; stop() then
@@ -145,6 +152,23 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	}()
 
 	m := NewMain(cfg, log)
+	tp, err := tracing.NewProvider(ctx, exporter, version)
+	if err != nil {
+		return err
+	}
+	if tp != nil {
+		log.Info("tracing on", "protocol", exporter.Protocol)
+		m.Tracer = tp
+		defer func() {
+			// Flush the last spans; a collector that is down costs at
+			// most this much of the exit.
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if err := tp.Shutdown(sctx); err != nil {
+				log.Warn("tracing: spans not flushed at exit", "error", err.Error())
+			}
+		}()
+	}
 	if err := m.Run(ctx); err != nil {
 		var se *settingError
 		if errors.As(err, &se) {

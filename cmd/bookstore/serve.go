@@ -14,11 +14,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/bookstore/bookstore/internal/auth"
 	"github.com/bookstore/bookstore/internal/bookstore"
 	"github.com/bookstore/bookstore/internal/httpapi"
 	"github.com/bookstore/bookstore/internal/postgres"
 	"github.com/bookstore/bookstore/internal/sqlite"
+	"github.com/bookstore/bookstore/internal/tracing"
 )
 
 // defaultShutdownTimeout is how long in-flight requests get to finish after
@@ -48,6 +51,10 @@ type Main struct {
 	argon2   auth.Argon2Params
 	wrap     func(http.Handler) http.Handler
 	retryMax time.Duration
+
+	// Tracer, when set, traces requests, store calls, PostgreSQL queries
+	// and password hashes (nil: tracing is off; see tracing.FromEnv).
+	Tracer trace.TracerProvider
 
 	ready   chan struct{} // closed once listening
 	serving chan struct{} // closed once the API is served
@@ -166,7 +173,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if dbc.Engine != enginePostgres && !dbc.Pool.isZero() {
 		log.Warn("the BOOKSTORE_DB_* pool settings apply to PostgreSQL only; ignored")
 	}
-	db, err := openStore(ctx, dbc)
+	db, err := openStore(ctx, dbc, m.Tracer)
 	if err != nil {
 		return err
 	}
@@ -304,9 +311,12 @@ var (
 // openStore opens the database d names, without migrating it. SQLite opens
 // (and creates) the file at once; PostgreSQL only checks the URL and
 // connects on first use, so it may still be down.
-func openStore(ctx context.Context, d Database) (store, error) {
+func openStore(ctx context.Context, d Database, tp trace.TracerProvider) (store, error) {
 	if d.Engine == enginePostgres {
 		var opts []postgres.Option
+		if tp != nil {
+			opts = append(opts, postgres.WithQueryTracer(tracing.NewQueryTracer(tp)))
+		}
 		if d.Pool.MaxConns > 0 {
 			opts = append(opts, postgres.WithMaxConns(d.Pool.MaxConns))
 		}
@@ -335,7 +345,7 @@ func openStore(ctx context.Context, d Database) (store, error) {
 // openDatabase opens the database and applies pending migrations, for the
 // subcommands: they fail at once when the database cannot be reached.
 func openDatabase(ctx context.Context, d Database) (store, error) {
-	db, err := openStore(ctx, d)
+	db, err := openStore(ctx, d, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -422,6 +432,15 @@ func (m *Main) handler(ctx context.Context, db bookstore.Store) (_ http.Handler,
 	if err != nil {
 		return nil, none, err
 	}
+	apiStore := db // what the API reads and writes through: traced when tracing
+	if m.Tracer != nil {
+		hasher.TraceWith(m.Tracer)
+		engine := tracing.SQLite
+		if cfg.Database.Engine == enginePostgres {
+			engine = tracing.PostgreSQL
+		}
+		apiStore = tracing.WrapStore(db, m.Tracer, engine)
+	}
 	policy, err := auth.NewPasswordPolicy(cfg.MinPasswordLength)
 	if err != nil {
 		return nil, none, err
@@ -462,7 +481,7 @@ func (m *Main) handler(ctx context.Context, db bookstore.Store) (_ http.Handler,
 	}
 	registerFormats()
 	h, err := httpapi.NewHandler(httpapi.Config{
-		Store:              db,
+		Store:              apiStore,
 		Tokens:             tokens,
 		Keys:               keys,
 		Hasher:             hasher,
@@ -476,6 +495,7 @@ func (m *Main) handler(ctx context.Context, db bookstore.Store) (_ http.Handler,
 		Logger:             log,
 		Metrics:            metrics,
 		StepUpMaxAge:       cfg.StepUpMaxAge,
+		Tracer:             m.Tracer,
 	})
 	if err != nil {
 		return nil, none, err

@@ -11,12 +11,10 @@
 // ApplicationproblemJSON401 and so on for the RFC 9457 problem documents
 // errors come as; Body and HTTPResponse hold the raw answer.
 //
-// Operations that need a caller take the access token from a RequestEditorFn
-// that sets "Authorization: Bearer <access_token>". Access tokens live
-// minutes (expires_in seconds); exchange the refresh token at
-// RefreshTokenWithResponse for a new pair before one runs out, and keep the
-// new refresh token: each works once. The example of NewClientWithResponses
-// does both in one request editor.
+// This package is generated and may change with the spec. Programs should
+// use github.com/bookstore/bookstore/client, the hand-written client in
+// front of it: it logs in, keeps the access token fresh (refresh tokens
+// rotate: each works once) and returns problem documents as errors.
 package oapi
 
 import (

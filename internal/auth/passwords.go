@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/crypto/argon2"
 
 	"github.com/bookstore/bookstore/internal/bookstore"
@@ -105,6 +106,7 @@ type Hasher struct {
 	kdf     kdf
 	dummy   string // a PHC string no password matches, for VerifyDummy
 	maxWait time.Duration
+	tracer  trace.Tracer // nil: not traced (see TraceWith)
 
 	queued   atomic.Int64  // callers waiting for a slot
 	cost     atomic.Int64  // nanoseconds one hash takes, a moving average
@@ -313,6 +315,7 @@ func (h *Hasher) VerifyDummy(ctx context.Context, password string) (ok bool, err
 func (h *Hasher) derive(ctx context.Context, password string, salt []byte, p Argon2Params) ([]byte, error) {
 	var key []byte
 	err := h.measured(ctx, func() {
+		defer h.traceHash(ctx, p)()
 		key = h.kdf([]byte(password), salt, p.Iterations, p.Memory, p.Parallelism, p.KeyLength)
 	})
 	return key, err

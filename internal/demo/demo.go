@@ -1,8 +1,8 @@
 // Package demo runs the real API in-process on a loopback port, over a
 // SQLite database in a temporary directory, for runnable examples (the Go
-// client's) and browser tests (Swagger UI's). Password hashing is cheap and
-// throttling is off, so it must never serve anything real: cmd/bookstore is
-// the server.
+// client's), client tests and browser tests (Swagger UI's). Password
+// hashing is cheap and throttling is off unless asked for, so it must never
+// serve anything real: cmd/bookstore is the server.
 package demo
 
 import (
@@ -18,11 +18,13 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/bookstore/bookstore/internal/auth"
 	"github.com/bookstore/bookstore/internal/bookstore"
 	"github.com/bookstore/bookstore/internal/httpapi"
 	"github.com/bookstore/bookstore/internal/sqlite"
+	"github.com/bookstore/bookstore/internal/tracing"
 )
 
 // Options adjust the server; the zero value is a plain server.
@@ -33,6 +35,15 @@ type Options struct {
 	Metrics bool
 	// Logger receives the server's log (default: discarded).
 	Logger *slog.Logger
+	// Throttle limits failed logins and registrations with the default
+	// limits (auth.DefaultThrottleLimits); off by default.
+	Throttle bool
+	// HashQueueWait bounds the queue for the two hashing slots
+	// (auth.MaxQueueWait); zero: the default.
+	HashQueueWait time.Duration
+	// Tracer traces requests, store calls and hashes as the program does
+	// with tracing on; nil: off.
+	Tracer trace.TracerProvider
 }
 
 // Server is a running API. Close it when done.
@@ -41,6 +52,8 @@ type Server struct {
 	URL string
 	// Store is the server's database, for tests that look behind the API.
 	Store *sqlite.DB
+	// Hasher hashes the server's passwords, for tests that hold its slots.
+	Hasher *auth.Hasher
 
 	http *httptest.Server
 	dir  string
@@ -90,10 +103,15 @@ func Start(opts Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	hasher, err := auth.NewHasher(cheapArgon2, 2)
+	var hashOpts []auth.HasherOption
+	if opts.HashQueueWait > 0 {
+		hashOpts = append(hashOpts, auth.MaxQueueWait(opts.HashQueueWait))
+	}
+	hasher, err := auth.NewHasher(cheapArgon2, 2, hashOpts...)
 	if err != nil {
 		return nil, err
 	}
+	s.Hasher = hasher
 	policy, err := auth.NewPasswordPolicy(auth.DefaultMinPasswordLength)
 	if err != nil {
 		return nil, err
@@ -108,10 +126,21 @@ func Start(opts Options) (_ *Server, err error) {
 			return nil, err
 		}
 	}
+	var store bookstore.Store = s.Store
+	if opts.Tracer != nil {
+		hasher.TraceWith(opts.Tracer)
+		store = tracing.WrapStore(s.Store, opts.Tracer, tracing.SQLite)
+	}
+	var throttle *auth.Throttle
+	if opts.Throttle {
+		if throttle, err = auth.NewThrottle(s.Store, auth.DefaultThrottleLimits()); err != nil {
+			return nil, err
+		}
+	}
 	registerFormats()
 	h, err := httpapi.NewHandler(httpapi.Config{
-		Store: s.Store, Tokens: tokens, Hasher: hasher, Policy: policy, RefreshTTL: 24 * time.Hour,
-		CursorKey: bytes.Repeat([]byte{7}, 32), Logger: log, Metrics: metrics,
+		Store: store, Tokens: tokens, Hasher: hasher, Policy: policy, RefreshTTL: 24 * time.Hour,
+		CursorKey: bytes.Repeat([]byte{7}, 32), Logger: log, Metrics: metrics, Throttle: throttle, Tracer: opts.Tracer,
 	})
 	if err != nil {
 		return nil, err

@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"embed"
+	"io/fs"
 	"net/http"
 	"strings"
 
@@ -13,38 +15,47 @@ import (
 // a CDN.
 const docsPath = "/docs/"
 
-// docsCSP lets the page run Swagger UI's own inline start-up script and
-// styles, and talk to this server only.
-const docsCSP = "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; " +
+// docsFiles are the page itself, its start-up script (Swagger UI's
+// settings and the login panel) and its styles: files, not inline, so the
+// CSP allows scripts from this server only.
+//
+//go:embed docs
+var docsFiles embed.FS
+
+// docsCSP lets the page run scripts from this server only and talk to this
+// server only. Styles may be inline: Swagger UI's React components set
+// style attributes.
+const docsCSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; " +
 	"img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
-// newDocsHandler serves Swagger UI over GET /openapi.yaml. The Authorize
-// button takes an access token for the spec's bearerAuth scheme (or the
-// seed's x-access-tokens header).
+// newDocsHandler serves Swagger UI over GET /openapi.yaml, with a login
+// panel: log in once, and every request from the page carries the access
+// token, refreshed before it expires (docs/bookstore.js). The Authorize
+// button still takes a pasted token.
 func newDocsHandler() http.Handler {
-	ui := v5emb.NewHandlerWithConfig(swgui.Config{
-		Title:       "Bookstore API",
-		SwaggerJSON: "/openapi.yaml",
-		BasePath:    docsPath,
-		SettingsUI: map[string]string{
-			"defaultModelsExpandDepth": "0", // the schemas, collapsed
-			"displayRequestDuration":   "true",
-			"persistAuthorization":     "false",
-			// Every operation's id shows in the list.
-			"displayOperationId": "true",
-		},
-	})
+	assets := v5emb.NewHandlerWithConfig(swgui.Config{Title: "Bookstore API", SwaggerJSON: "/openapi.yaml", BasePath: docsPath})
+	page, err := fs.Sub(docsFiles, "docs")
+	if err != nil {
+		panic(err) // the embedded directory is there at build time
+	}
+	own := http.StripPrefix(docsPath, http.FileServerFS(page))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Content-Security-Policy", docsCSP)
 		h.Set("X-Frame-Options", "DENY")
-		if r.URL.Path == docsPath {
+		switch r.URL.Path {
+		case docsPath:
 			h.Set("Cache-Control", "no-cache")
-		} else {
-			// Assets change only with the binary.
-			h.Set("Cache-Control", "public, max-age=86400")
+			own.ServeHTTP(w, r) // index.html
+			return
+		case docsPath + "bookstore.js", docsPath + "bookstore.css":
+			h.Set("Cache-Control", "no-cache")
+			own.ServeHTTP(w, r)
+			return
 		}
-		ui.ServeHTTP(w, r)
+		// Swagger UI's assets change only with the binary.
+		h.Set("Cache-Control", "public, max-age=86400")
+		assets.ServeHTTP(w, r)
 	})
 }
 

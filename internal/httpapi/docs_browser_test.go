@@ -4,9 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -49,23 +53,142 @@ func artifactDir(t *testing.T) string {
 	return abs
 }
 
-// TestDocsInBrowser opens Swagger UI at /docs/ in headless Chromium, finds
-// every operation of the spec on the page, logs in through "Try it out",
-// authorizes with the access token it got, and lists books. It leaves a
-// screenshot of the page in artifactDir.
-func TestDocsInBrowser(t *testing.T) {
+// browser is headless Chromium on a page of the test, with helpers that
+// fail the test (and leave a screenshot) when a step fails. Console errors
+// (a Content-Security-Policy violation, a failed asset, an exception) are
+// collected for checkConsole.
+type browser struct {
+	t   *testing.T
+	ctx context.Context
+
+	mu            sync.Mutex
+	consoleErrors []string
+}
+
+// newBrowser starts Chromium, or skips t when there is none.
+func newBrowser(t *testing.T) *browser {
 	chrome := chromium()
 	if chrome == "" {
 		t.Skip("no chromium on this machine (apt-get install chromium, or set BOOKSTORE_CHROMIUM): Swagger UI not tested in a browser")
 	}
-	srv, err := demo.Start(demo.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chrome),
+		chromedp.NoSandbox, // root in CI containers
+		chromedp.DisableGPU,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 1600),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+	)
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	bctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(cancel)
+	bctx, cancel = context.WithTimeout(bctx, 60*time.Second)
+	t.Cleanup(cancel)
+	b := &browser{t: t, ctx: bctx}
+	messages := chromedp.Console(bctx)
+	go func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			if m.Type == chromedp.ConsoleError || m.IsException() {
+				b.mu.Lock()
+				b.consoleErrors = append(b.consoleErrors, m.String())
+				b.mu.Unlock()
+			}
+		}
+	}()
+	return b
+}
 
-	// An account with a book, made through the API.
-	const username, password = "alice", "tangerine walrus under glass"
+// screenshot saves the viewport, or with full the whole page, as PNG.
+func (b *browser) screenshot(name string, full bool) {
+	shot := chromedp.CaptureScreenshot()
+	if full {
+		shot = chromedp.FullScreenshot(100)
+	}
+	png, err := chromedp.Run(b.ctx, shot)
+	if err != nil {
+		b.t.Errorf("screenshot: %v", err)
+		return
+	}
+	path := filepath.Join(artifactDir(b.t), name)
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		b.t.Error(err)
+		return
+	}
+	b.t.Logf("screenshot: %s", path)
+}
+
+func (b *browser) run(step string, actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	if err := chromedp.Do(b.ctx, actions...); err != nil {
+		b.screenshot("docs-failed.png", false)
+		b.t.Fatalf("%s: %v", step, err)
+	}
+}
+
+func (b *browser) text(sel string) string {
+	b.t.Helper()
+	s, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		b.screenshot("docs-failed.png", false)
+		b.t.Fatalf("read %s: %v", sel, err)
+	}
+	return s
+}
+
+// tryOut runs an operation's "Try it out" with its example values and
+// returns the status and body shown on the page.
+func (b *browser) tryOut(op string) (status, body string) {
+	b.t.Helper()
+	sel := `#operations-` + op
+	b.run("try out "+op,
+		chromedp.Click(css(sel+` .opblock-summary-control`)),
+		chromedp.Click(css(sel+` .try-out__btn`)),
+		chromedp.Click(css(sel+` button.execute`)),
+		chromedp.WaitVisible(css(sel+` .live-responses-table .response-col_description pre`)),
+	)
+	return strings.TrimSpace(b.text(sel + ` .live-responses-table .response .response-col_status`)),
+		b.text(sel + ` .live-responses-table .response-col_description pre`)
+}
+
+// execute sends an operation whose "Try it out" is open again.
+func (b *browser) execute(op string) (status, body string) {
+	b.t.Helper()
+	sel := `#operations-` + op
+	b.run("execute "+op,
+		chromedp.Click(css(sel+` button.btn-clear`)),
+		chromedp.Click(css(sel+` button.execute`)),
+		chromedp.WaitVisible(css(sel+` .live-responses-table .response-col_description pre`)),
+	)
+	return strings.TrimSpace(b.text(sel + ` .live-responses-table .response .response-col_status`)),
+		b.text(sel + ` .live-responses-table .response-col_description pre`)
+}
+
+// checkConsole fails the test on console errors but the expected ones
+// (substrings of the message).
+func (b *browser) checkConsole(expected ...string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var unexpected []string
+	for _, m := range b.consoleErrors {
+		if !slices.ContainsFunc(expected, func(e string) bool { return strings.Contains(m, e) }) {
+			unexpected = append(unexpected, m)
+		}
+	}
+	if len(unexpected) > 0 {
+		b.t.Errorf("console errors on /docs/:\n%s", strings.Join(unexpected, "\n"))
+	}
+}
+
+func css(sel string) chromedp.CSS { return chromedp.CSS(sel) }
+
+// docsAccount registers alice on srv with a book, through the API.
+func docsAccount(t *testing.T, srv *demo.Server) (username, password string) {
+	username, password = "alice", "tangerine walrus under glass"
 	client, err := oapi.NewClientWithResponses(srv.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -84,84 +207,29 @@ func TestDocsInBrowser(t *testing.T) {
 	}, bearer(login.JSON200.AccessToken)); err != nil || res.JSON201 == nil {
 		t.Fatalf("create book: %v %s", err, res.Body)
 	}
+	return username, password
+}
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chrome),
-		chromedp.NoSandbox, // root in CI containers
-		chromedp.DisableGPU,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 1600),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-	)
-	actx, cancel := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancel()
-	bctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	bctx, cancel = context.WithTimeout(bctx, 60*time.Second)
-	defer cancel()
-
-	// Console errors (a Content-Security-Policy violation, a failed asset,
-	// an exception) fail the test.
-	var mu sync.Mutex
-	var consoleErrors []string
-	messages := chromedp.Console(bctx)
-	go func() {
-		for m, err := range messages {
-			if err != nil {
-				return
-			}
-			if m.Type == chromedp.ConsoleError || m.IsException() {
-				mu.Lock()
-				consoleErrors = append(consoleErrors, m.String())
-				mu.Unlock()
-			}
-		}
-	}()
-
-	// screenshot saves the viewport, or with full the whole page, as PNG.
-	screenshot := func(name string, full bool) {
-		shot := chromedp.CaptureScreenshot()
-		if full {
-			shot = chromedp.FullScreenshot(100)
-		}
-		png, err := chromedp.Run(bctx, shot)
-		if err != nil {
-			t.Errorf("screenshot: %v", err)
-			return
-		}
-		path := filepath.Join(artifactDir(t), name)
-		if err := os.WriteFile(path, png, 0o644); err != nil {
-			t.Error(err)
-			return
-		}
-		t.Logf("screenshot: %s", path)
+// TestDocsInBrowser opens Swagger UI at /docs/ in headless Chromium, finds
+// every operation of the spec on the page, logs in through "Try it out",
+// authorizes with the access token it got, and lists books. It leaves a
+// screenshot of the page in artifactDir.
+func TestDocsInBrowser(t *testing.T) {
+	b := newBrowser(t)
+	srv, err := demo.Start(demo.Options{})
+	if err != nil {
+		t.Fatal(err)
 	}
-	run := func(step string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(bctx, actions...); err != nil {
-			screenshot("docs-failed.png", false)
-			t.Fatalf("%s: %v", step, err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			screenshot("docs-failed.png", false)
-			t.Fatalf("read %s: %v", sel, err)
-		}
-		return s
-	}
-	css := func(sel string) chromedp.CSS { return chromedp.CSS(sel) }
+	t.Cleanup(func() { srv.Close() })
+	username, password := docsAccount(t, srv)
 
 	// Every operation of the spec is on the page (Swagger UI gives each
 	// the id operations-<tag>-<operationId>).
-	run("open /docs/",
+	b.run("open /docs/",
 		chromedp.Navigate(srv.URL+"/docs/"),
 		chromedp.WaitVisible(css(`#operations-auth-login`)),
 	)
-	ids, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('.opblock')).map(e => e.id)`))
+	ids, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('.opblock')).map(e => e.id)`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,24 +256,24 @@ func TestDocsInBrowser(t *testing.T) {
 		t.Errorf("operations not on the page: %s (found %v)", strings.Join(missing, ", "), ids)
 	}
 	t.Logf("%d operations of the spec on the page", count)
-	screenshot("docs-operations.png", true)
+	b.screenshot("docs-operations.png", true)
 
 	// Log in through "Try it out".
 	const loginOp = `#operations-auth-login`
-	run("log in through Try it out",
+	b.run("log in through Try it out",
 		chromedp.Click(css(loginOp+` .opblock-summary-control`)),
 		chromedp.Click(css(loginOp+` .try-out__btn`)),
 		chromedp.WaitVisible(css(loginOp+` textarea.body-param__text`)),
 	)
-	if _, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`(() => { document.querySelector('`+loginOp+` textarea.body-param__text').select(); return true })()`)); err != nil {
+	if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`(() => { document.querySelector('`+loginOp+` textarea.body-param__text').select(); return true })()`)); err != nil {
 		t.Fatal(err)
 	}
-	run("send the credentials",
+	b.run("send the credentials",
 		chromedp.SendKeys(css(loginOp+` textarea.body-param__text`), fmt.Sprintf(`{"username": %q, "password": %q}`, username, password)),
 		chromedp.Click(css(loginOp+` button.execute`)),
 		chromedp.WaitVisible(css(loginOp+` .live-responses-table .response-col_description pre`)),
 	)
-	body := text(loginOp + ` .live-responses-table .response-col_description pre`)
+	body := b.text(loginOp + ` .live-responses-table .response-col_description pre`)
 	var pair oapi.TokenPair
 	if err := json.Unmarshal([]byte(body), &pair); err != nil || pair.AccessToken == "" {
 		t.Fatalf("the login response on the page is not a token pair: %v\n%s", err, body)
@@ -213,7 +281,7 @@ func TestDocsInBrowser(t *testing.T) {
 
 	// Authorize: the bearerAuth scheme takes the access token.
 	const bearerInput = `.modal-ux input[aria-label="auth-bearer-value"]`
-	run("authorize",
+	b.run("authorize",
 		chromedp.Click(css(`.auth-wrapper .authorize`)),
 		chromedp.WaitVisible(css(bearerInput)),
 		chromedp.SendKeys(css(bearerInput), pair.AccessToken),
@@ -224,23 +292,131 @@ func TestDocsInBrowser(t *testing.T) {
 	)
 
 	// List the books with the token.
-	const listOp = `#operations-books-listBooks`
-	run("list books through Try it out",
-		chromedp.Click(css(listOp+` .opblock-summary-control`)),
-		chromedp.Click(css(listOp+` .try-out__btn`)),
-		chromedp.Click(css(listOp+` button.execute`)),
-		chromedp.WaitVisible(css(listOp+` .live-responses-table .response-col_description pre`)),
-	)
-	status := text(listOp + ` .live-responses-table .response .response-col_status`)
-	body = text(listOp + ` .live-responses-table .response-col_description pre`)
-	run("scroll", chromedp.ScrollIntoView(css(listOp)))
-	screenshot("docs-list-books.png", false)
-	if strings.TrimSpace(status) != "200" || !strings.Contains(body, "The Hobbit") {
+	status, body := b.tryOut("books-listBooks")
+	b.run("scroll", chromedp.ScrollIntoView(css(`#operations-books-listBooks`)))
+	b.screenshot("docs-list-books.png", false)
+	if status != "200" || !strings.Contains(body, "The Hobbit") {
 		t.Errorf("listBooks on the page: status %q, body %.300s", status, body)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(consoleErrors) > 0 {
-		t.Errorf("console errors on /docs/:\n%s", strings.Join(consoleErrors, "\n"))
+	b.checkConsole()
+}
+
+// TestDocsLoginPanel logs in once from the page's login panel, under the
+// page's CSP: every call from Swagger UI then carries the access token
+// without Authorize, the page refreshes it when it runs out (with
+// two-second tokens here) and keeps the rotated refresh token, and
+// logging out ends the session on the server.
+func TestDocsLoginPanel(t *testing.T) {
+	b := newBrowser(t)
+	logs := &syncBuffer{}
+	const ttl = 2 * time.Second
+	srv, err := demo.Start(demo.Options{AccessTTL: ttl, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { srv.Close() })
+	username, password := docsAccount(t, srv)
+
+	b.run("open /docs/ and log in from the panel",
+		chromedp.Navigate(srv.URL+"/docs/"),
+		chromedp.WaitVisible(css(`#operations-books-listBooks`)),
+		chromedp.SendKeys(css(`#login-username`), username),
+		chromedp.SendKeys(css(`#login-password`), password),
+		chromedp.Click(css(`#login-submit`)),
+		chromedp.WaitVisible(css(`#login-session`)),
+	)
+	if got := b.text(`#login-status`); !strings.Contains(got, "Logged in as alice") {
+		t.Fatalf("panel status %q", got)
+	}
+	b.screenshot("docs-login-panel.png", false)
+
+	// No Authorize: the panel's token goes with the call.
+	status, body := b.tryOut("books-listBooks")
+	if status != "200" || !strings.Contains(body, "The Hobbit") {
+		t.Fatalf("listBooks after the panel's login: status %q, body %.300s", status, body)
+	}
+	// Twice past the access token's lifetime: each call needs a refresh,
+	// the second with the refresh token the first one returned (a spent
+	// one would end the session).
+	for i := range 2 {
+		time.Sleep(ttl + 500*time.Millisecond)
+		if status, body := b.execute("books-listBooks"); status != "200" {
+			t.Fatalf("listBooks %d after the token expired: status %q, body %.300s", i+2, status, body)
+		}
+	}
+	if n := requestLines(logs.String(), "refreshToken", 200); n < 2 {
+		t.Errorf("%d successful refreshes, want at least 2:\n%s", n, logs)
+	}
+	if requestLines(logs.String(), "refreshToken", 401) > 0 {
+		t.Errorf("a refresh was refused (a spent refresh token reused?):\n%s", logs)
+	}
+
+	// Logging out ends the session on the server; calls go without a token.
+	b.run("log out",
+		chromedp.Click(css(`#logout`)),
+		chromedp.WaitVisible(css(`#login-form`)),
+	)
+	if status, _ := b.execute("books-listBooks"); status != "401" {
+		t.Errorf("listBooks after logging out: status %q, want 401", status)
+	}
+	if requestLines(logs.String(), "logout", 204) != 1 {
+		t.Errorf("no logout reached the server:\n%s", logs)
+	}
+
+	// The browser reports the 401 after logging out, as it should.
+	b.checkConsole("the server responded with a status of 401")
+}
+
+// TestDocsCSP checks, without a browser, that the page needs no inline
+// script: its CSP allows scripts from the server only, the page has no
+// inline script, and its start-up script is served as a file.
+func TestDocsCSP(t *testing.T) {
+	srv, err := demo.Start(demo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	res, err := http.Get(srv.URL + "/docs/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("GET /docs/: %d %v", res.StatusCode, err)
+	}
+	csp := res.Header.Get("Content-Security-Policy")
+	scriptSrc := ""
+	for _, d := range strings.Split(csp, ";") {
+		if f := strings.Fields(d); len(f) > 0 && f[0] == "script-src" {
+			scriptSrc = strings.TrimSpace(d)
+		}
+	}
+	if scriptSrc != "script-src 'self'" {
+		t.Errorf("the page's script-src is %q, want script-src 'self': %s", scriptSrc, csp)
+	}
+	if n, m := strings.Count(string(page), "<script"), strings.Count(string(page), `<script src="`); n != m || n == 0 {
+		t.Errorf("the page has %d scripts, %d of them files:\n%s", n, m, page)
+	}
+	res, err = http.Get(srv.URL + "/docs/bookstore.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.Contains(res.Header.Get("Content-Type"), "javascript") || !strings.Contains(string(js), "requestInterceptor") {
+		t.Errorf("GET /docs/bookstore.js: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
+	}
+}
+
+// requestLines counts the request log lines of an operation answered with
+// status.
+func requestLines(log, operation string, status int) int {
+	n := 0
+	for _, line := range strings.Split(log, "\n") {
+		if strings.Contains(line, `"operation":"`+operation+`"`) && strings.Contains(line, fmt.Sprintf(`"status":%d,`, status)) {
+			n++
+		}
+	}
+	return n
 }

@@ -5,9 +5,10 @@ import (
 	"log/slog"
 )
 
-// requestIDHandler adds the request's id to every log record written with
-// the request's context (audit events, errors, debug lines), so each can
-// be tied to its request line and to the problem document's instance.
+// requestIDHandler adds the request's id (and, when tracing, its trace id)
+// to every log record written with the request's context (the request
+// line, audit events, errors, debug lines), so each can be tied to its
+// request line, to the problem document's instance and to the trace.
 type requestIDHandler struct{ slog.Handler }
 
 // withRequestIDs wraps log so records logged with a request context carry
@@ -28,6 +29,9 @@ func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
 		})
 		if !has {
 			r.AddAttrs(slog.String("request_id", info.id))
+		}
+		if info.traceID != "" {
+			r.AddAttrs(slog.String("trace_id", info.traceID))
 		}
 	}
 	return h.Handler.Handle(ctx, r)

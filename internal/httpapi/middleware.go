@@ -25,6 +25,7 @@ const apiCSP = "default-src 'none'; frame-ancestors 'none'"
 // so the log line written at the end can say it.
 type requestInfo struct {
 	id          string
+	traceID     string // set when tracing: in every log line of the request
 	route       string // the spec's path template, never the raw path
 	operationID string
 	problemType string

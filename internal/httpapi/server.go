@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/bookstore/bookstore/api"
 	"github.com/bookstore/bookstore/gen/oapi"
@@ -52,6 +53,9 @@ type Config struct {
 	Metrics *Metrics
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Tracer, when set, makes a span of every request (tracing.go); nil:
+	// no tracing, at no cost.
+	Tracer trace.TracerProvider
 }
 
 // DefaultStepUpMaxAge is how recent a password login must be, by default,
@@ -75,6 +79,7 @@ type Server struct {
 	metrics      *Metrics
 	now          func() time.Time
 	stepUpMaxAge time.Duration
+	tracer       trace.Tracer // nil: not tracing
 }
 
 var _ oapi.StrictServerInterface = (*Server)(nil)
@@ -111,6 +116,9 @@ func NewHandler(cfg Config) (http.Handler, error) {
 		now:          func() time.Time { return now().UTC() },
 		stepUpMaxAge: cmp.Or(cfg.StepUpMaxAge, DefaultStepUpMaxAge),
 	}
+	if cfg.Tracer != nil {
+		s.tracer = cfg.Tracer.Tracer("github.com/bookstore/bookstore")
+	}
 	spec, err := LoadSpec()
 	if err != nil {
 		return nil, err
@@ -137,7 +145,7 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	api := s.cors(s.authenticate(v.middleware(s, routes)))
 	// /docs and /metrics are not API operations: mount routes them around
 	// the validator, inside observe (request ids, log lines, recovery).
-	return s.observe(s.mount(api, s.metrics)), nil
+	return s.observe(s.traced(s.mount(api, s.metrics))), nil
 }
 
 // LoadSpec parses api/openapi.yaml as embedded in the binary, exactly as

@@ -1,7 +1,9 @@
 // Command importcheck enforces the dependency rule of STYLE.md ("Imports
 // flow one way"): the domain depends on nothing of ours, adapters never
 // import each other, and only the adapter that owns a generated package
-// imports it. It reads `go list -deps -json ./...` and exits 1 listing
+// imports it. The public Go client (client/) is the one other owner of
+// gen/oapi, and imports nothing under internal/: other modules cannot
+// import internal packages, and they must be able to use the client. It reads `go list -deps -json ./...` and exits 1 listing
 // every import that breaks a rule. Test files are not checked: tests may
 // drive the API through gen/oapi's client.
 //
@@ -44,7 +46,12 @@ func rules() []rule {
 		{pkg: "internal/sqlite", may: []string{"internal/bookstore", "gen/sqlitedb", "sql"}},
 		{pkg: "internal/postgres", may: []string{"internal/bookstore", "gen/pgdb", "sql"}},
 		{pkg: "internal/storetest", may: []string{"internal/bookstore"}},
+		// Decorates the store with spans, in domain terms.
+		{pkg: "internal/tracing", may: []string{"internal/bookstore"}},
 		{pkg: "internal/tools/..."},
+		// The public client fronts the generated one; other modules
+		// import it, so nothing internal, and few dependencies.
+		{pkg: "client", may: []string{"gen/oapi"}, external: []string{"github.com/google/uuid", "go.opentelemetry.io/otel"}},
 		// Everything else (cmd/bookstore, benchmarks, future tools) wires
 		// the pieces together: it may import any of them but not generated
 		// code, which belongs to its adapter.

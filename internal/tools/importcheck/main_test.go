@@ -16,6 +16,7 @@ func TestCheck(t *testing.T) {
 		{ImportPath: "example.com/m/gen/oapi", Module: mod, Imports: []string{"fmt"}},
 		{ImportPath: "example.com/m/internal/httpapi", Module: mod, Imports: []string{"example.com/m/gen/oapi", "example.com/m/internal/auth"}},
 		{ImportPath: "example.com/m/cmd/bookstore", Module: mod, Imports: []string{"example.com/m/internal/httpapi"}},
+		{ImportPath: "example.com/m/client", Module: mod, Imports: []string{"example.com/m/gen/oapi", "github.com/google/uuid"}},
 	}
 	if got := check(pkgs); len(got) != 0 {
 		t.Fatalf("a clean module: %q", got)
@@ -25,11 +26,14 @@ func TestCheck(t *testing.T) {
 		pkg{ImportPath: "example.com/m/internal/sqlite", Module: mod, Imports: []string{"example.com/m/internal/httpapi", "example.com/m/gen/oapi"}},
 		pkg{ImportPath: "example.com/m/internal/bench/load", Module: mod, Imports: []string{"example.com/m/internal/auth", "example.com/m/gen/sqlitedb"}},
 	)
-	bad[3].Imports = append(bad[3].Imports, "github.com/golang-jwt/jwt/v5") // bookstore
-	bad[7].Imports = append(bad[7].Imports, "example.com/m/gen/oapi")       // cmd
+	bad[8].Imports = append(bad[8].Imports, "example.com/m/internal/auth", "github.com/golang-jwt/jwt/v5") // client
+	bad[3].Imports = append(bad[3].Imports, "github.com/golang-jwt/jwt/v5")                                // bookstore
+	bad[7].Imports = append(bad[7].Imports, "example.com/m/gen/oapi")                                      // cmd
 	want := []string{
 		"internal/bookstore imports github.com/golang-jwt/jwt/v5: it may import only the standard library and github.com/google/uuid",
 		"cmd/bookstore imports gen/oapi: it may import only internal/..., api, sql of this module",
+		"client imports internal/auth: it may import only gen/oapi of this module",
+		"client imports github.com/golang-jwt/jwt/v5: it may import only the standard library and github.com/google/uuid, go.opentelemetry.io/otel",
 		"internal/sqlite imports internal/httpapi: it may import only internal/bookstore, gen/sqlitedb, sql of this module",
 		"internal/sqlite imports gen/oapi: it may import only internal/bookstore, gen/sqlitedb, sql of this module",
 		"internal/bench/load imports gen/sqlitedb: it may import only internal/..., api, sql of this module",
