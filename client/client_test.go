@@ -447,6 +447,42 @@ func TestProblemTypesDecode(t *testing.T) {
 		}
 	})
 
+	t.Run(string(client.TypeLastAdmin), func(t *testing.T) {
+		// The only admin cannot step down.
+		mallory, _ := loggedIn(t, s, "mallory")
+		me, err := mallory.Me(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Store.SetUserAdmin(ctx, me.Id, true); err != nil {
+			t.Fatal(err)
+		}
+		_, err = mallory.SetAdmin(ctx, me.Id, false)
+		var p *client.Problem
+		if !errors.As(err, &p) || p.Type != client.TypeLastAdmin || p.Status != 409 || p.Detail == "" {
+			t.Fatalf("err = %v, want a 409 %s", err, client.TypeLastAdmin)
+		}
+	})
+
+	t.Run(string(client.TypeInsufficientAuth), func(t *testing.T) {
+		// Deleting one's own account needs a recent password login; here
+		// every login is already too old.
+		strict := startServer(t, demo.Options{StepUpMaxAge: time.Nanosecond})
+		trent, _ := loggedIn(t, strict, "trent")
+		me, err := trent.Me(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = trent.DeleteUser(ctx, me.Id)
+		var p *client.Problem
+		if !errors.As(err, &p) || p.Type != client.TypeInsufficientAuth || p.Status != 401 || p.Detail == "" {
+			t.Fatalf("err = %v, want a 401 %s", err, client.TypeInsufficientAuth)
+		}
+		if _, err := trent.Me(ctx); err != nil {
+			t.Fatalf("the account is gone after a refused deletion: %v", err)
+		}
+	})
+
 	t.Run(string(client.TypeUnavailable), func(t *testing.T) {
 		// What a replica serves while its PostgreSQL is not up yet.
 		starting := httptest.NewServer(httpapi.NewStartingHandler())
@@ -468,6 +504,7 @@ func TestProblemTypesDecode(t *testing.T) {
 		string(client.TypeTooManyRequests): true, string(client.TypeInternal): true,
 		string(client.TypeUnavailable): true, string(client.TypeRefreshTokenReused): true,
 		string(client.TypeOverloaded): true, string(client.TypePasswordChange): true,
+		string(client.TypeLastAdmin): true, string(client.TypeInsufficientAuth): true,
 	}
 	for _, tc := range cases {
 		covered[string(tc.want)] = true

@@ -94,6 +94,14 @@ func (c *Client) DeleteUser(ctx context.Context, id uuid.UUID) error {
 	})
 }
 
+// SetUserPassword sets another user's password and ends all their sessions
+// (admins only): account recovery for someone who lost theirs.
+func (c *Client) SetUserPassword(ctx context.Context, id uuid.UUID, password string) error {
+	return c.callNoContent(ctx, http.StatusNoContent, func(ctx context.Context, e oapi.RequestEditorFn) (*http.Response, error) {
+		return c.api.SetUserPassword(ctx, id, oapi.PasswordSet{Password: password}, e)
+	})
+}
+
 // RevokeUserSessions ends every session of a user (oneself, or anyone for
 // an admin).
 func (c *Client) RevokeUserSessions(ctx context.Context, id uuid.UUID) error {

@@ -23,8 +23,10 @@ const (
 	TypeConflict             ProblemType = oapi.Problemsconflict
 	TypeForbidden            ProblemType = oapi.Problemsforbidden
 	TypeInternal             ProblemType = oapi.Problemsinternal
+	TypeInsufficientAuth     ProblemType = oapi.ProblemsinsufficientUserAuthentication
 	TypeInvalidCredentials   ProblemType = oapi.ProblemsinvalidCredentials
 	TypeInvalidToken         ProblemType = oapi.ProblemsinvalidToken
+	TypeLastAdmin            ProblemType = oapi.ProblemslastAdmin
 	TypeMalformedRequest     ProblemType = oapi.ProblemsmalformedRequest
 	TypeMethodNotAllowed     ProblemType = oapi.ProblemsmethodNotAllowed
 	TypeNotFound             ProblemType = oapi.ProblemsnotFound

@@ -41,6 +41,9 @@ type Options struct {
 	// HashQueueWait bounds the queue for the two hashing slots
 	// (auth.MaxQueueWait); zero: the default.
 	HashQueueWait time.Duration
+	// StepUpMaxAge is how recent a login must be to delete one's own
+	// account (0: httpapi.DefaultStepUpMaxAge).
+	StepUpMaxAge time.Duration
 	// Tracer traces requests, store calls and hashes as the program does
 	// with tracing on; nil: off.
 	Tracer trace.TracerProvider
@@ -141,6 +144,7 @@ func Start(opts Options) (_ *Server, err error) {
 	h, err := httpapi.NewHandler(httpapi.Config{
 		Store: store, Tokens: tokens, Hasher: hasher, Policy: policy, RefreshTTL: 24 * time.Hour,
 		CursorKey: bytes.Repeat([]byte{7}, 32), Logger: log, Metrics: metrics, Throttle: throttle, Tracer: opts.Tracer,
+		StepUpMaxAge: opts.StepUpMaxAge,
 	})
 	if err != nil {
 		return nil, err
