@@ -197,8 +197,11 @@ func TestRefreshOnInvalidToken(t *testing.T) {
 	if got := s.requests("refreshToken"); got != 1 {
 		t.Fatalf("%d refreshes, want 1", got)
 	}
-	if got := s.requests("getCurrentUser"); got != 16 {
-		t.Fatalf("the server saw %d calls, want 16 (8 refused, 8 retried)", got)
+	// Each call sent the refused token once and was retried once, except
+	// a call the scheduler started only after the refresh had finished:
+	// that one went out with the new token straight away.
+	if got := s.requests("getCurrentUser"); got < 9 || got > 16 {
+		t.Fatalf("the server saw %d calls, want 9 to 16 (the refused ones, then 8 retried)", got)
 	}
 }
 
