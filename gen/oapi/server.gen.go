@@ -383,15 +383,15 @@ type Problem struct {
 	// Title A short summary of the problem type.
 	Title string `json:"title"`
 
-	// Type A stable URI (relative to this server) naming the kind of problem.
-	// `/problems/malformed-request` (400) is a body that is not one JSON
-	// value (trailing data included) or nests too deep;
-	// `/problems/payload-too-large` (413) a body over the operation's limit;
-	// `/problems/method-not-allowed` (405) comes with `Allow`, the path's methods.
+	// Type A URI reference (relative to this server) naming the kind of problem. The types this version sends are listed in the `ProblemType` schema; later versions may add more, so a client must accept any string here (an unknown type is to be handled by its `status`).
+	//
+	// Example: /problems/validation
 	Type ProblemType `json:"type"`
 }
 
-// ProblemType A stable URI (relative to this server) naming the kind of problem.
+// ProblemType The problem types this version of the server sends in `Problem.type`. The list is
+// documentation (and typed constants for generated code), not a closed set: later
+// versions may add types, and clients must accept them.
 // `/problems/malformed-request` (400) is a body that is not one JSON
 // value (trailing data included) or nests too deep;
 // `/problems/payload-too-large` (413) a body over the operation's limit;

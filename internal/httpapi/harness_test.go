@@ -42,6 +42,9 @@ var (
 		sync.Mutex
 		ops map[string]map[int]bool // operationId -> statuses seen
 	}{ops: map[string]map[int]bool{}}
+	// problemTypes are the problem types the spec lists (ProblemType): the
+	// type is an open string for clients, but this server sends only these.
+	problemTypes = map[string]bool{}
 	// engine is the database the suite runs on: SQLite, or PostgreSQL with
 	// BOOKSTORE_TEST_ENGINE=postgres (see pgtest).
 	engine string
@@ -60,6 +63,9 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	spec.Servers = nil
+	for _, v := range spec.Components.Schemas["ProblemType"].Value.Enum {
+		problemTypes[v.(string)] = true
+	}
 	if specRouter, err = gorillamux.NewRouter(spec); err != nil {
 		panic(err)
 	}
@@ -286,6 +292,9 @@ func (api *testAPI) checkResponses(next http.Handler) http.Handler {
 			ct := res.Header.Get("Content-Type")
 			if ct != "application/problem+json" || json.Unmarshal(body, &p) != nil || p.Status != res.StatusCode || p.Type == "" || p.Detail == "" {
 				api.t.Errorf("%s %s: status %d is not a problem document (%s): %s", r.Method, r.URL, res.StatusCode, ct, body)
+			}
+			if !problemTypes[p.Type] {
+				api.t.Errorf("%s %s: problem type %q is not in the spec's ProblemType list", r.Method, r.URL, p.Type)
 			}
 		}
 		route, params, err := specRouter.FindRoute(r.Clone(context.Background()))
