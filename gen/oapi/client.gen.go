@@ -118,7 +118,9 @@ type ClientInterface interface {
 
 	// GetJwks The public keys that verify access tokens
 	//
-	// Empty under HS256, whose key is secret.
+	// The keys that verify access tokens, current and retired, to check a
+	// token without calling the server. Empty under HS256, whose key is
+	// secret.
 	//
 	// Corresponds with GET /.well-known/jwks.json (the `GetJwks` operationId).
 	GetJwks(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -264,10 +266,14 @@ type ClientInterface interface {
 
 	// DeleteBook Remove a book
 	//
+	// Deletes a book of yours (admins: anyone's). With `If-Match`, only if nobody changed it since you read that `ETag` (else `412`).
+	//
 	// Corresponds with DELETE /books/{id} (the `DeleteBook` operationId).
 	DeleteBook(ctx context.Context, id BookID, params *DeleteBookParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetBook One of your books
+	//
+	// A book of yours (admins: anyone's), with its `ETag` for `If-Match`. Another user's book is a `404`, as if it did not exist.
 	//
 	// Corresponds with GET /books/{id} (the `GetBook` operationId).
 	GetBook(ctx context.Context, id BookID, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -296,10 +302,14 @@ type ClientInterface interface {
 
 	// GetHealth Liveness
 	//
+	// Liveness: `200` while the process serves HTTP. It needs no database (see `/readyz`).
+	//
 	// Corresponds with GET /healthz (the `GetHealth` operationId).
 	GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetOpenApiSpec This document
+	//
+	// The OpenAPI document the server validates every request against, as YAML text. It needs no database.
 	//
 	// Corresponds with GET /openapi.yaml (the `GetOpenApiSpec` operationId).
 	GetOpenApiSpec(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -313,12 +323,14 @@ type ClientInterface interface {
 
 	// ListUsers List users (admin)
 	//
-	// Ordered by username. Follow `next_cursor` for the next page.
+	// Admin only (`x-admin-only`). Every account, ordered by username; follow `next_cursor` for the next page.
 	//
 	// Corresponds with GET /users (the `ListUsers` operationId).
 	ListUsers(ctx context.Context, params *ListUsersParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetCurrentUser Your account
+	//
+	// The account of the token's user.
 	//
 	// Corresponds with GET /users/me (the `GetCurrentUser` operationId).
 	GetCurrentUser(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -343,17 +355,22 @@ type ClientInterface interface {
 
 	// ListMySessions Your live sessions
 	//
+	// Every live session of the caller (one per login), newest first; `current` marks the one making the request.
+	//
 	// Corresponds with GET /users/me/sessions (the `ListMySessions` operationId).
 	ListMySessions(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RevokeMySession End one of your sessions
+	//
+	// Ends one of the caller's sessions (log out another device): its tokens stop working at once. Another user's session is a `404`.
 	//
 	// Corresponds with DELETE /users/me/sessions/{id} (the `RevokeMySession` operationId).
 	RevokeMySession(ctx context.Context, id SessionID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DeleteUser Delete an account (admin, or yourself)
 	//
-	// The user's books and sessions go too, at once.
+	// Admins may delete any account; everyone else only their own (another
+	// id is a `404`). The user's books and sessions go too, at once.
 	//
 	// Deleting your own account needs a recent login (RFC 9470 step-up):
 	// the access token's `auth_time` (the time of the password login that
@@ -371,11 +388,14 @@ type ClientInterface interface {
 
 	// GetUser One user (admin, or yourself)
 	//
+	// Admins may read any account; everyone else only their own (another id is a `404`, as if it did not exist).
+	//
 	// Corresponds with GET /users/{id} (the `GetUser` operationId).
 	GetUser(ctx context.Context, id UserID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UpdateUserWithBody Grant or remove admin (admin)
 	//
+	// Admin only (`x-admin-only`). Grants or removes a user's admin flag.
 	// There is always at least one admin: demoting the last one is `409`
 	// (`/problems/last-admin`), also when two admins demote each other at
 	// the same moment.
@@ -387,6 +407,7 @@ type ClientInterface interface {
 
 	// UpdateUserWithApplicationMergePatchPlusJSONBody Grant or remove admin (admin)
 	//
+	// Admin only (`x-admin-only`). Grants or removes a user's admin flag.
 	// There is always at least one admin: demoting the last one is `409`
 	// (`/problems/last-admin`), also when two admins demote each other at
 	// the same moment.
@@ -398,9 +419,10 @@ type ClientInterface interface {
 
 	// SetUserPasswordWithBody Set a user's password (admin)
 	//
-	// Account recovery: sets a new password for the user (it must meet the
-	// password policy) and ends every session of theirs, including logins
-	// still in progress. Audited as `password_set`.
+	// Admin only (`x-admin-only`). Account recovery: sets a new password
+	// for the user (it must meet the password policy) and ends every
+	// session of theirs, including logins still in progress. Audited as
+	// `password_set`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -409,9 +431,10 @@ type ClientInterface interface {
 
 	// SetUserPassword Set a user's password (admin)
 	//
-	// Account recovery: sets a new password for the user (it must meet the
-	// password policy) and ends every session of theirs, including logins
-	// still in progress. Audited as `password_set`.
+	// Admin only (`x-admin-only`). Account recovery: sets a new password
+	// for the user (it must meet the password policy) and ends every
+	// session of theirs, including logins still in progress. Audited as
+	// `password_set`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -420,7 +443,7 @@ type ClientInterface interface {
 
 	// RevokeUserSessions End every session of a user (admin)
 	//
-	// Logins of the user that are still checking the password start no session either.
+	// Admin only (`x-admin-only`). Logs a user out everywhere: every access and refresh token of theirs stops working at once; logins of the user that are still checking the password start no session either.
 	//
 	// Corresponds with DELETE /users/{id}/sessions (the `RevokeUserSessions` operationId).
 	RevokeUserSessions(ctx context.Context, id UserID, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -447,7 +470,9 @@ func (c *Client) GetRoot(ctx context.Context, reqEditors ...RequestEditorFn) (*h
 
 // GetJwks The public keys that verify access tokens
 //
-// Empty under HS256, whose key is secret.
+// The keys that verify access tokens, current and retired, to check a
+// token without calling the server. Empty under HS256, whose key is
+// secret.
 //
 // Corresponds with GET /.well-known/jwks.json (the `GetJwks` operationId).
 func (c *Client) GetJwks(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -713,6 +738,8 @@ func (c *Client) CreateBook(ctx context.Context, params *CreateBookParams, body 
 
 // DeleteBook Remove a book
 //
+// Deletes a book of yours (admins: anyone's). With `If-Match`, only if nobody changed it since you read that `ETag` (else `412`).
+//
 // Corresponds with DELETE /books/{id} (the `DeleteBook` operationId).
 func (c *Client) DeleteBook(ctx context.Context, id BookID, params *DeleteBookParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewDeleteBookRequest(c.Server, id, params)
@@ -727,6 +754,8 @@ func (c *Client) DeleteBook(ctx context.Context, id BookID, params *DeleteBookPa
 }
 
 // GetBook One of your books
+//
+// A book of yours (admins: anyone's), with its `ETag` for `If-Match`. Another user's book is a `404`, as if it did not exist.
 //
 // Corresponds with GET /books/{id} (the `GetBook` operationId).
 func (c *Client) GetBook(ctx context.Context, id BookID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -785,6 +814,8 @@ func (c *Client) UpdateBookWithApplicationMergePatchPlusJSONBody(ctx context.Con
 
 // GetHealth Liveness
 //
+// Liveness: `200` while the process serves HTTP. It needs no database (see `/readyz`).
+//
 // Corresponds with GET /healthz (the `GetHealth` operationId).
 func (c *Client) GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetHealthRequest(c.Server)
@@ -799,6 +830,8 @@ func (c *Client) GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (
 }
 
 // GetOpenApiSpec This document
+//
+// The OpenAPI document the server validates every request against, as YAML text. It needs no database.
 //
 // Corresponds with GET /openapi.yaml (the `GetOpenApiSpec` operationId).
 func (c *Client) GetOpenApiSpec(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -832,7 +865,7 @@ func (c *Client) GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn
 
 // ListUsers List users (admin)
 //
-// Ordered by username. Follow `next_cursor` for the next page.
+// Admin only (`x-admin-only`). Every account, ordered by username; follow `next_cursor` for the next page.
 //
 // Corresponds with GET /users (the `ListUsers` operationId).
 func (c *Client) ListUsers(ctx context.Context, params *ListUsersParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -848,6 +881,8 @@ func (c *Client) ListUsers(ctx context.Context, params *ListUsersParams, reqEdit
 }
 
 // GetCurrentUser Your account
+//
+// The account of the token's user.
 //
 // Corresponds with GET /users/me (the `GetCurrentUser` operationId).
 func (c *Client) GetCurrentUser(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -902,6 +937,8 @@ func (c *Client) ChangePassword(ctx context.Context, body ChangePasswordJSONRequ
 
 // ListMySessions Your live sessions
 //
+// Every live session of the caller (one per login), newest first; `current` marks the one making the request.
+//
 // Corresponds with GET /users/me/sessions (the `ListMySessions` operationId).
 func (c *Client) ListMySessions(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListMySessionsRequest(c.Server)
@@ -916,6 +953,8 @@ func (c *Client) ListMySessions(ctx context.Context, reqEditors ...RequestEditor
 }
 
 // RevokeMySession End one of your sessions
+//
+// Ends one of the caller's sessions (log out another device): its tokens stop working at once. Another user's session is a `404`.
 //
 // Corresponds with DELETE /users/me/sessions/{id} (the `RevokeMySession` operationId).
 func (c *Client) RevokeMySession(ctx context.Context, id SessionID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -932,7 +971,8 @@ func (c *Client) RevokeMySession(ctx context.Context, id SessionID, reqEditors .
 
 // DeleteUser Delete an account (admin, or yourself)
 //
-// The user's books and sessions go too, at once.
+// Admins may delete any account; everyone else only their own (another
+// id is a `404`). The user's books and sessions go too, at once.
 //
 // Deleting your own account needs a recent login (RFC 9470 step-up):
 // the access token's `auth_time` (the time of the password login that
@@ -960,6 +1000,8 @@ func (c *Client) DeleteUser(ctx context.Context, id UserID, reqEditors ...Reques
 
 // GetUser One user (admin, or yourself)
 //
+// Admins may read any account; everyone else only their own (another id is a `404`, as if it did not exist).
+//
 // Corresponds with GET /users/{id} (the `GetUser` operationId).
 func (c *Client) GetUser(ctx context.Context, id UserID, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetUserRequest(c.Server, id)
@@ -975,6 +1017,7 @@ func (c *Client) GetUser(ctx context.Context, id UserID, reqEditors ...RequestEd
 
 // UpdateUserWithBody Grant or remove admin (admin)
 //
+// Admin only (`x-admin-only`). Grants or removes a user's admin flag.
 // There is always at least one admin: demoting the last one is `409`
 // (`/problems/last-admin`), also when two admins demote each other at
 // the same moment.
@@ -996,6 +1039,7 @@ func (c *Client) UpdateUserWithBody(ctx context.Context, id UserID, contentType 
 
 // UpdateUserWithApplicationMergePatchPlusJSONBody Grant or remove admin (admin)
 //
+// Admin only (`x-admin-only`). Grants or removes a user's admin flag.
 // There is always at least one admin: demoting the last one is `409`
 // (`/problems/last-admin`), also when two admins demote each other at
 // the same moment.
@@ -1017,9 +1061,10 @@ func (c *Client) UpdateUserWithApplicationMergePatchPlusJSONBody(ctx context.Con
 
 // SetUserPasswordWithBody Set a user's password (admin)
 //
-// Account recovery: sets a new password for the user (it must meet the
-// password policy) and ends every session of theirs, including logins
-// still in progress. Audited as `password_set`.
+// Admin only (`x-admin-only`). Account recovery: sets a new password
+// for the user (it must meet the password policy) and ends every
+// session of theirs, including logins still in progress. Audited as
+// `password_set`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1038,9 +1083,10 @@ func (c *Client) SetUserPasswordWithBody(ctx context.Context, id UserID, content
 
 // SetUserPassword Set a user's password (admin)
 //
-// Account recovery: sets a new password for the user (it must meet the
-// password policy) and ends every session of theirs, including logins
-// still in progress. Audited as `password_set`.
+// Admin only (`x-admin-only`). Account recovery: sets a new password
+// for the user (it must meet the password policy) and ends every
+// session of theirs, including logins still in progress. Audited as
+// `password_set`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1059,7 +1105,7 @@ func (c *Client) SetUserPassword(ctx context.Context, id UserID, body SetUserPas
 
 // RevokeUserSessions End every session of a user (admin)
 //
-// Logins of the user that are still checking the password start no session either.
+// Admin only (`x-admin-only`). Logs a user out everywhere: every access and refresh token of theirs stops working at once; logins of the user that are still checking the password start no session either.
 //
 // Corresponds with DELETE /users/{id}/sessions (the `RevokeUserSessions` operationId).
 func (c *Client) RevokeUserSessions(ctx context.Context, id UserID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2142,7 +2188,9 @@ type ClientWithResponsesInterface interface {
 
 	// GetJwksWithResponse The public keys that verify access tokens
 	//
-	// Empty under HS256, whose key is secret.
+	// The keys that verify access tokens, current and retired, to check a
+	// token without calling the server. Empty under HS256, whose key is
+	// secret.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -2292,12 +2340,16 @@ type ClientWithResponsesInterface interface {
 
 	// DeleteBookWithResponse Remove a book
 	//
+	// Deletes a book of yours (admins: anyone's). With `If-Match`, only if nobody changed it since you read that `ETag` (else `412`).
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with DELETE /books/{id} (the `DeleteBook` operationId).
 	DeleteBookWithResponse(ctx context.Context, id BookID, params *DeleteBookParams, reqEditors ...RequestEditorFn) (*DeleteBookResponse, error)
 
 	// GetBookWithResponse One of your books
+	//
+	// A book of yours (admins: anyone's), with its `ETag` for `If-Match`. Another user's book is a `404`, as if it did not exist.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -2328,12 +2380,16 @@ type ClientWithResponsesInterface interface {
 
 	// GetHealthWithResponse Liveness
 	//
+	// Liveness: `200` while the process serves HTTP. It needs no database (see `/readyz`).
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /healthz (the `GetHealth` operationId).
 	GetHealthWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetHealthResponse, error)
 
 	// GetOpenApiSpecWithResponse This document
+	//
+	// The OpenAPI document the server validates every request against, as YAML text. It needs no database.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -2351,7 +2407,7 @@ type ClientWithResponsesInterface interface {
 
 	// ListUsersWithResponse List users (admin)
 	//
-	// Ordered by username. Follow `next_cursor` for the next page.
+	// Admin only (`x-admin-only`). Every account, ordered by username; follow `next_cursor` for the next page.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -2359,6 +2415,8 @@ type ClientWithResponsesInterface interface {
 	ListUsersWithResponse(ctx context.Context, params *ListUsersParams, reqEditors ...RequestEditorFn) (*ListUsersResponse, error)
 
 	// GetCurrentUserWithResponse Your account
+	//
+	// The account of the token's user.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -2385,12 +2443,16 @@ type ClientWithResponsesInterface interface {
 
 	// ListMySessionsWithResponse Your live sessions
 	//
+	// Every live session of the caller (one per login), newest first; `current` marks the one making the request.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /users/me/sessions (the `ListMySessions` operationId).
 	ListMySessionsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListMySessionsResponse, error)
 
 	// RevokeMySessionWithResponse End one of your sessions
+	//
+	// Ends one of the caller's sessions (log out another device): its tokens stop working at once. Another user's session is a `404`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -2399,7 +2461,8 @@ type ClientWithResponsesInterface interface {
 
 	// DeleteUserWithResponse Delete an account (admin, or yourself)
 	//
-	// The user's books and sessions go too, at once.
+	// Admins may delete any account; everyone else only their own (another
+	// id is a `404`). The user's books and sessions go too, at once.
 	//
 	// Deleting your own account needs a recent login (RFC 9470 step-up):
 	// the access token's `auth_time` (the time of the password login that
@@ -2419,6 +2482,8 @@ type ClientWithResponsesInterface interface {
 
 	// GetUserWithResponse One user (admin, or yourself)
 	//
+	// Admins may read any account; everyone else only their own (another id is a `404`, as if it did not exist).
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /users/{id} (the `GetUser` operationId).
@@ -2426,6 +2491,7 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateUserWithBodyWithResponse Grant or remove admin (admin)
 	//
+	// Admin only (`x-admin-only`). Grants or removes a user's admin flag.
 	// There is always at least one admin: demoting the last one is `409`
 	// (`/problems/last-admin`), also when two admins demote each other at
 	// the same moment.
@@ -2437,6 +2503,7 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateUserWithApplicationMergePatchPlusJSONBodyWithResponse Grant or remove admin (admin)
 	//
+	// Admin only (`x-admin-only`). Grants or removes a user's admin flag.
 	// There is always at least one admin: demoting the last one is `409`
 	// (`/problems/last-admin`), also when two admins demote each other at
 	// the same moment.
@@ -2448,9 +2515,10 @@ type ClientWithResponsesInterface interface {
 
 	// SetUserPasswordWithBodyWithResponse Set a user's password (admin)
 	//
-	// Account recovery: sets a new password for the user (it must meet the
-	// password policy) and ends every session of theirs, including logins
-	// still in progress. Audited as `password_set`.
+	// Admin only (`x-admin-only`). Account recovery: sets a new password
+	// for the user (it must meet the password policy) and ends every
+	// session of theirs, including logins still in progress. Audited as
+	// `password_set`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -2459,9 +2527,10 @@ type ClientWithResponsesInterface interface {
 
 	// SetUserPasswordWithResponse Set a user's password (admin)
 	//
-	// Account recovery: sets a new password for the user (it must meet the
-	// password policy) and ends every session of theirs, including logins
-	// still in progress. Audited as `password_set`.
+	// Admin only (`x-admin-only`). Account recovery: sets a new password
+	// for the user (it must meet the password policy) and ends every
+	// session of theirs, including logins still in progress. Audited as
+	// `password_set`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -2470,7 +2539,7 @@ type ClientWithResponsesInterface interface {
 
 	// RevokeUserSessionsWithResponse End every session of a user (admin)
 	//
-	// Logins of the user that are still checking the password start no session either.
+	// Admin only (`x-admin-only`). Logs a user out everywhere: every access and refresh token of theirs stops working at once; logins of the user that are still checking the password start no session either.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -2614,7 +2683,7 @@ type LoginResponse struct {
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *TokenPair
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
-	ApplicationproblemJSON400 *BadRequest
+	ApplicationproblemJSON400 *BadBodyRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *InvalidCredentials
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
@@ -2643,7 +2712,7 @@ func (r LoginResponse) GetJSON200() *TokenPair {
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
-func (r LoginResponse) GetApplicationproblemJSON400() *BadRequest {
+func (r LoginResponse) GetApplicationproblemJSON400() *BadBodyRequest {
 	return r.ApplicationproblemJSON400
 }
 
@@ -2822,7 +2891,7 @@ type RefreshTokenResponse struct {
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *TokenPair
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
-	ApplicationproblemJSON400 *BadRequest
+	ApplicationproblemJSON400 *BadBodyRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
@@ -2851,7 +2920,7 @@ func (r RefreshTokenResponse) GetJSON200() *TokenPair {
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
-func (r RefreshTokenResponse) GetApplicationproblemJSON400() *BadRequest {
+func (r RefreshTokenResponse) GetApplicationproblemJSON400() *BadBodyRequest {
 	return r.ApplicationproblemJSON400
 }
 
@@ -2935,7 +3004,7 @@ type RegisterUserResponse struct {
 	// JSON201 the response for an HTTP 201 `application/json` response
 	JSON201 *User
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
-	ApplicationproblemJSON400 *BadRequest
+	ApplicationproblemJSON400 *BadBodyRequest
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
@@ -2962,7 +3031,7 @@ func (r RegisterUserResponse) GetJSON201() *User {
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
-func (r RegisterUserResponse) GetApplicationproblemJSON400() *BadRequest {
+func (r RegisterUserResponse) GetApplicationproblemJSON400() *BadBodyRequest {
 	return r.ApplicationproblemJSON400
 }
 
@@ -3137,7 +3206,7 @@ type CreateBookResponse struct {
 	// JSON201 the response for an HTTP 201 `application/json` response
 	JSON201 *Book
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
-	ApplicationproblemJSON400 *BadRequest
+	ApplicationproblemJSON400 *BadBookRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
@@ -3166,7 +3235,7 @@ func (r CreateBookResponse) GetJSON201() *Book {
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
-func (r CreateBookResponse) GetApplicationproblemJSON400() *BadRequest {
+func (r CreateBookResponse) GetApplicationproblemJSON400() *BadBookRequest {
 	return r.ApplicationproblemJSON400
 }
 
@@ -3456,7 +3525,7 @@ type UpdateBookResponse struct {
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Book
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
-	ApplicationproblemJSON400 *BadRequest
+	ApplicationproblemJSON400 *BadBookRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
@@ -3489,7 +3558,7 @@ func (r UpdateBookResponse) GetJSON200() *Book {
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
-func (r UpdateBookResponse) GetApplicationproblemJSON400() *BadRequest {
+func (r UpdateBookResponse) GetApplicationproblemJSON400() *BadBookRequest {
 	return r.ApplicationproblemJSON400
 }
 
@@ -4721,7 +4790,9 @@ func (c *ClientWithResponses) GetRootWithResponse(ctx context.Context, reqEditor
 
 // GetJwksWithResponse The public keys that verify access tokens
 //
-// Empty under HS256, whose key is secret.
+// The keys that verify access tokens, current and retired, to check a
+// token without calling the server. Empty under HS256, whose key is
+// secret.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -4943,6 +5014,8 @@ func (c *ClientWithResponses) CreateBookWithResponse(ctx context.Context, params
 
 // DeleteBookWithResponse Remove a book
 //
+// Deletes a book of yours (admins: anyone's). With `If-Match`, only if nobody changed it since you read that `ETag` (else `412`).
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with DELETE /books/{id} (the `DeleteBook` operationId).
@@ -4955,6 +5028,8 @@ func (c *ClientWithResponses) DeleteBookWithResponse(ctx context.Context, id Boo
 }
 
 // GetBookWithResponse One of your books
+//
+// A book of yours (admins: anyone's), with its `ETag` for `If-Match`. Another user's book is a `404`, as if it did not exist.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -5003,6 +5078,8 @@ func (c *ClientWithResponses) UpdateBookWithApplicationMergePatchPlusJSONBodyWit
 
 // GetHealthWithResponse Liveness
 //
+// Liveness: `200` while the process serves HTTP. It needs no database (see `/readyz`).
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /healthz (the `GetHealth` operationId).
@@ -5015,6 +5092,8 @@ func (c *ClientWithResponses) GetHealthWithResponse(ctx context.Context, reqEdit
 }
 
 // GetOpenApiSpecWithResponse This document
+//
+// The OpenAPI document the server validates every request against, as YAML text. It needs no database.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -5044,7 +5123,7 @@ func (c *ClientWithResponses) GetReadinessWithResponse(ctx context.Context, reqE
 
 // ListUsersWithResponse List users (admin)
 //
-// Ordered by username. Follow `next_cursor` for the next page.
+// Admin only (`x-admin-only`). Every account, ordered by username; follow `next_cursor` for the next page.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -5058,6 +5137,8 @@ func (c *ClientWithResponses) ListUsersWithResponse(ctx context.Context, params 
 }
 
 // GetCurrentUserWithResponse Your account
+//
+// The account of the token's user.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -5102,6 +5183,8 @@ func (c *ClientWithResponses) ChangePasswordWithResponse(ctx context.Context, bo
 
 // ListMySessionsWithResponse Your live sessions
 //
+// Every live session of the caller (one per login), newest first; `current` marks the one making the request.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /users/me/sessions (the `ListMySessions` operationId).
@@ -5114,6 +5197,8 @@ func (c *ClientWithResponses) ListMySessionsWithResponse(ctx context.Context, re
 }
 
 // RevokeMySessionWithResponse End one of your sessions
+//
+// Ends one of the caller's sessions (log out another device): its tokens stop working at once. Another user's session is a `404`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -5128,7 +5213,8 @@ func (c *ClientWithResponses) RevokeMySessionWithResponse(ctx context.Context, i
 
 // DeleteUserWithResponse Delete an account (admin, or yourself)
 //
-// The user's books and sessions go too, at once.
+// Admins may delete any account; everyone else only their own (another
+// id is a `404`). The user's books and sessions go too, at once.
 //
 // Deleting your own account needs a recent login (RFC 9470 step-up):
 // the access token's `auth_time` (the time of the password login that
@@ -5154,6 +5240,8 @@ func (c *ClientWithResponses) DeleteUserWithResponse(ctx context.Context, id Use
 
 // GetUserWithResponse One user (admin, or yourself)
 //
+// Admins may read any account; everyone else only their own (another id is a `404`, as if it did not exist).
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /users/{id} (the `GetUser` operationId).
@@ -5167,6 +5255,7 @@ func (c *ClientWithResponses) GetUserWithResponse(ctx context.Context, id UserID
 
 // UpdateUserWithBodyWithResponse Grant or remove admin (admin)
 //
+// Admin only (`x-admin-only`). Grants or removes a user's admin flag.
 // There is always at least one admin: demoting the last one is `409`
 // (`/problems/last-admin`), also when two admins demote each other at
 // the same moment.
@@ -5184,6 +5273,7 @@ func (c *ClientWithResponses) UpdateUserWithBodyWithResponse(ctx context.Context
 
 // UpdateUserWithApplicationMergePatchPlusJSONBodyWithResponse Grant or remove admin (admin)
 //
+// Admin only (`x-admin-only`). Grants or removes a user's admin flag.
 // There is always at least one admin: demoting the last one is `409`
 // (`/problems/last-admin`), also when two admins demote each other at
 // the same moment.
@@ -5201,9 +5291,10 @@ func (c *ClientWithResponses) UpdateUserWithApplicationMergePatchPlusJSONBodyWit
 
 // SetUserPasswordWithBodyWithResponse Set a user's password (admin)
 //
-// Account recovery: sets a new password for the user (it must meet the
-// password policy) and ends every session of theirs, including logins
-// still in progress. Audited as `password_set`.
+// Admin only (`x-admin-only`). Account recovery: sets a new password
+// for the user (it must meet the password policy) and ends every
+// session of theirs, including logins still in progress. Audited as
+// `password_set`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5218,9 +5309,10 @@ func (c *ClientWithResponses) SetUserPasswordWithBodyWithResponse(ctx context.Co
 
 // SetUserPasswordWithResponse Set a user's password (admin)
 //
-// Account recovery: sets a new password for the user (it must meet the
-// password policy) and ends every session of theirs, including logins
-// still in progress. Audited as `password_set`.
+// Admin only (`x-admin-only`). Account recovery: sets a new password
+// for the user (it must meet the password policy) and ends every
+// session of theirs, including logins still in progress. Audited as
+// `password_set`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5235,7 +5327,7 @@ func (c *ClientWithResponses) SetUserPasswordWithResponse(ctx context.Context, i
 
 // RevokeUserSessionsWithResponse End every session of a user (admin)
 //
-// Logins of the user that are still checking the password start no session either.
+// Admin only (`x-admin-only`). Logs a user out everywhere: every access and refresh token of theirs stops working at once; logins of the user that are still checking the password start no session either.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -5365,7 +5457,7 @@ func ParseLoginResponse(rsp *http.Response) (*LoginResponse, error) {
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
+		var dest BadBodyRequest
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -5570,7 +5662,7 @@ func ParseRefreshTokenResponse(rsp *http.Response) (*RefreshTokenResponse, error
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
+		var dest BadBodyRequest
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -5688,7 +5780,7 @@ func ParseRegisterUserResponse(rsp *http.Response) (*RegisterUserResponse, error
 		response.JSON201 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
+		var dest BadBodyRequest
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -5880,7 +5972,7 @@ func ParseCreateBookResponse(rsp *http.Response) (*CreateBookResponse, error) {
 		response.JSON201 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
+		var dest BadBookRequest
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -6197,7 +6289,7 @@ func ParseUpdateBookResponse(rsp *http.Response) (*UpdateBookResponse, error) {
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
+		var dest BadBookRequest
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

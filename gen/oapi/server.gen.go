@@ -226,6 +226,8 @@ type BookPage struct {
 	Items []Book `json:"items"`
 
 	// NextCursor Pass as `cursor` for the next page; null on the last page.
+	//
+	// Example: eyJrIjoiVGhlIEhvYmJpdCIsImkiOiIwMTkzNmY0ZS04YzFhIn0c2lnbmF0dXJlLW9mLXRoZS1jdXJzb3I
 	NextCursor nullable.Nullable[string] `json:"next_cursor"`
 }
 
@@ -290,7 +292,11 @@ type JWK struct {
 
 	// Crv Example: Ed25519
 	Crv *string `json:"crv,omitempty"`
-	Kid string  `json:"kid"`
+
+	// Kid The key id that access tokens name in their `kid` header.
+	//
+	// Example: NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs
+	Kid string `json:"kid"`
 
 	// Kty Example: OKP
 	Kty string `json:"kty"`
@@ -299,6 +305,8 @@ type JWK struct {
 	Use string `json:"use"`
 
 	// X The public key, base64url.
+	//
+	// Example: 11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo
 	X *string `json:"x,omitempty"`
 }
 
@@ -433,6 +441,8 @@ type Session struct {
 	CreatedAt time.Time `json:"created_at"`
 
 	// Current Whether this is the session of the token making the request.
+	//
+	// Example: true
 	Current bool `json:"current"`
 
 	// ExpiresAt Example: 2026-12-28T17:50:00Z
@@ -511,6 +521,8 @@ type UserPage struct {
 	Items []User `json:"items"`
 
 	// NextCursor Pass as `cursor` for the next page; null on the last page.
+	//
+	// Example: eyJrIjoiVGhlIEhvYmJpdCIsImkiOiIwMTkzNmY0ZS04YzFhIn0c2lnbmF0dXJlLW9mLXRoZS1jdXJzb3I
 	NextCursor nullable.Nullable[string] `json:"next_cursor"`
 }
 
@@ -543,6 +555,12 @@ type SessionID = openapi_types.UUID
 
 // UserID defines model for UserID.
 type UserID = openapi_types.UUID
+
+// BadBodyRequest An RFC 9457 problem details document.
+type BadBodyRequest = Problem
+
+// BadBookRequest An RFC 9457 problem details document.
+type BadBookRequest = Problem
 
 // BadRequest An RFC 9457 problem details document.
 type BadRequest = Problem
@@ -1548,6 +1566,10 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	return m
 }
 
+type BadBodyRequestApplicationProblemPlusJSONResponse Problem
+
+type BadBookRequestApplicationProblemPlusJSONResponse Problem
+
 type BadRequestApplicationProblemPlusJSONResponse Problem
 
 type ConflictApplicationProblemPlusJSONResponse Problem
@@ -1744,7 +1766,7 @@ func (response Login200JSONResponse) VisitLoginResponse(w http.ResponseWriter) e
 }
 
 type Login400ApplicationProblemPlusJSONResponse struct {
-	BadRequestApplicationProblemPlusJSONResponse
+	BadBodyRequestApplicationProblemPlusJSONResponse
 }
 
 func (response Login400ApplicationProblemPlusJSONResponse) VisitLoginResponse(w http.ResponseWriter) error {
@@ -1996,7 +2018,7 @@ func (response RefreshToken200JSONResponse) VisitRefreshTokenResponse(w http.Res
 }
 
 type RefreshToken400ApplicationProblemPlusJSONResponse struct {
-	BadRequestApplicationProblemPlusJSONResponse
+	BadBodyRequestApplicationProblemPlusJSONResponse
 }
 
 func (response RefreshToken400ApplicationProblemPlusJSONResponse) VisitRefreshTokenResponse(w http.ResponseWriter) error {
@@ -2141,7 +2163,7 @@ func (response RegisterUser201JSONResponse) VisitRegisterUserResponse(w http.Res
 }
 
 type RegisterUser400ApplicationProblemPlusJSONResponse struct {
-	BadRequestApplicationProblemPlusJSONResponse
+	BadBodyRequestApplicationProblemPlusJSONResponse
 }
 
 func (response RegisterUser400ApplicationProblemPlusJSONResponse) VisitRegisterUserResponse(w http.ResponseWriter) error {
@@ -2392,7 +2414,7 @@ func (response CreateBook201JSONResponse) VisitCreateBookResponse(w http.Respons
 }
 
 type CreateBook400ApplicationProblemPlusJSONResponse struct {
-	BadRequestApplicationProblemPlusJSONResponse
+	BadBookRequestApplicationProblemPlusJSONResponse
 }
 
 func (response CreateBook400ApplicationProblemPlusJSONResponse) VisitCreateBookResponse(w http.ResponseWriter) error {
@@ -2813,7 +2835,7 @@ func (response UpdateBook200JSONResponse) VisitUpdateBookResponse(w http.Respons
 }
 
 type UpdateBook400ApplicationProblemPlusJSONResponse struct {
-	BadRequestApplicationProblemPlusJSONResponse
+	BadBookRequestApplicationProblemPlusJSONResponse
 }
 
 func (response UpdateBook400ApplicationProblemPlusJSONResponse) VisitUpdateBookResponse(w http.ResponseWriter) error {
