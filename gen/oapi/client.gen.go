@@ -120,7 +120,8 @@ type ClientInterface interface {
 	//
 	// The keys that verify access tokens, current and retired, to check a
 	// token without calling the server. Empty under HS256, whose key is
-	// secret.
+	// secret. The keys are read from the database when the server starts:
+	// until it can, this is a `503`.
 	//
 	// Corresponds with GET /.well-known/jwks.json (the `GetJwks` operationId).
 	GetJwks(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -159,7 +160,9 @@ type ClientInterface interface {
 	// that is unknown, spent or expired is ignored (and counted against the
 	// address like any refused refresh token), since the session named by
 	// the access token has ended. Without an access token, a refresh token
-	// that ends nothing is `401`.
+	// that ends nothing is `401`. A refresh token in the body counts against
+	// the same limit as `POST /auth/refresh`: past it, a logout without a
+	// valid access token is `429`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -178,7 +181,9 @@ type ClientInterface interface {
 	// that is unknown, spent or expired is ignored (and counted against the
 	// address like any refused refresh token), since the session named by
 	// the access token has ended. Without an access token, a refresh token
-	// that ends nothing is `401`.
+	// that ends nothing is `401`. A refresh token in the body counts against
+	// the same limit as `POST /auth/refresh`: past it, a logout without a
+	// valid access token is `429`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -472,7 +477,8 @@ func (c *Client) GetRoot(ctx context.Context, reqEditors ...RequestEditorFn) (*h
 //
 // The keys that verify access tokens, current and retired, to check a
 // token without calling the server. Empty under HS256, whose key is
-// secret.
+// secret. The keys are read from the database when the server starts:
+// until it can, this is a `503`.
 //
 // Corresponds with GET /.well-known/jwks.json (the `GetJwks` operationId).
 func (c *Client) GetJwks(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -541,7 +547,9 @@ func (c *Client) Login(ctx context.Context, body LoginJSONRequestBody, reqEditor
 // that is unknown, spent or expired is ignored (and counted against the
 // address like any refused refresh token), since the session named by
 // the access token has ended. Without an access token, a refresh token
-// that ends nothing is `401`.
+// that ends nothing is `401`. A refresh token in the body counts against
+// the same limit as `POST /auth/refresh`: past it, a logout without a
+// valid access token is `429`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -570,7 +578,9 @@ func (c *Client) LogoutWithBody(ctx context.Context, contentType string, body io
 // that is unknown, spent or expired is ignored (and counted against the
 // address like any refused refresh token), since the session named by
 // the access token has ended. Without an access token, a refresh token
-// that ends nothing is `401`.
+// that ends nothing is `401`. A refresh token in the body counts against
+// the same limit as `POST /auth/refresh`: past it, a logout without a
+// valid access token is `429`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -2190,7 +2200,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// The keys that verify access tokens, current and retired, to check a
 	// token without calling the server. Empty under HS256, whose key is
-	// secret.
+	// secret. The keys are read from the database when the server starts:
+	// until it can, this is a `503`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -2231,7 +2242,9 @@ type ClientWithResponsesInterface interface {
 	// that is unknown, spent or expired is ignored (and counted against the
 	// address like any refused refresh token), since the session named by
 	// the access token has ended. Without an access token, a refresh token
-	// that ends nothing is `401`.
+	// that ends nothing is `401`. A refresh token in the body counts against
+	// the same limit as `POST /auth/refresh`: past it, a logout without a
+	// valid access token is `429`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -2250,7 +2263,9 @@ type ClientWithResponsesInterface interface {
 	// that is unknown, spent or expired is ignored (and counted against the
 	// address like any refused refresh token), since the session named by
 	// the access token has ended. Without an access token, a refresh token
-	// that ends nothing is `401`.
+	// that ends nothing is `401`. A refresh token in the body counts against
+	// the same limit as `POST /auth/refresh`: past it, a logout without a
+	// valid access token is `429`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -2555,15 +2570,15 @@ type GetRootResponse302Headers struct {
 type GetRootResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
-	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
-	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
 	// Headers302 the parsed response headers for an HTTP 302 response
 	Headers302 *GetRootResponse302Headers
 }
 
-// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
-func (r GetRootResponse) GetApplicationproblemJSON400() *BadRequest {
-	return r.ApplicationproblemJSON400
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetRootResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
 }
 
 // GetBody returns the raw response body bytes
@@ -2600,17 +2615,24 @@ type GetJwksResponse200Headers struct {
 	CacheControl string
 }
 
+// GetJwksResponse503Headers the declared response headers of an HTTP 503 response for GetJwks
+type GetJwksResponse503Headers struct {
+	RetryAfter int
+}
+
 type GetJwksResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *JWKSet
-	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
-	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *GetJwksResponse200Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetJwksResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -2618,14 +2640,14 @@ func (r GetJwksResponse) GetJSON200() *JWKSet {
 	return r.JSON200
 }
 
-// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
-func (r GetJwksResponse) GetApplicationproblemJSON400() *BadRequest {
-	return r.ApplicationproblemJSON400
-}
-
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r GetJwksResponse) GetApplicationproblemJSON500() *InternalError {
 	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetJwksResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -2780,6 +2802,11 @@ type LogoutResponse401Headers struct {
 	WWWAuthenticate string
 }
 
+// LogoutResponse429Headers the declared response headers of an HTTP 429 response for Logout
+type LogoutResponse429Headers struct {
+	RetryAfter int
+}
+
 // LogoutResponse503Headers the declared response headers of an HTTP 503 response for Logout
 type LogoutResponse503Headers struct {
 	RetryAfter int
@@ -2796,12 +2823,16 @@ type LogoutResponse struct {
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *LogoutResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *LogoutResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *LogoutResponse503Headers
 }
@@ -2824,6 +2855,11 @@ func (r LogoutResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
 // GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
 func (r LogoutResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
 	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r LogoutResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -3641,8 +3677,8 @@ type GetHealthResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Health
-	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
-	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -3650,9 +3686,9 @@ func (r GetHealthResponse) GetJSON200() *Health {
 	return r.JSON200
 }
 
-// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
-func (r GetHealthResponse) GetApplicationproblemJSON400() *BadRequest {
-	return r.ApplicationproblemJSON400
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetHealthResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
 }
 
 // GetBody returns the raw response body bytes
@@ -3689,8 +3725,8 @@ type GetOpenApiSpecResponse struct {
 	HTTPResponse *http.Response
 	// YAML200 the response for an HTTP 200 `application/yaml` response
 	YAML200 *openapi_types.File
-	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
-	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
 }
 
 // GetYAML200 returns the response for an HTTP 200 `application/yaml` response
@@ -3698,9 +3734,9 @@ func (r GetOpenApiSpecResponse) GetYAML200() *openapi_types.File {
 	return r.YAML200
 }
 
-// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
-func (r GetOpenApiSpecResponse) GetApplicationproblemJSON400() *BadRequest {
-	return r.ApplicationproblemJSON400
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetOpenApiSpecResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
 }
 
 // GetBody returns the raw response body bytes
@@ -3742,8 +3778,8 @@ type GetReadinessResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Health
-	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
-	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -3755,9 +3791,9 @@ func (r GetReadinessResponse) GetJSON200() *Health {
 	return r.JSON200
 }
 
-// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
-func (r GetReadinessResponse) GetApplicationproblemJSON400() *BadRequest {
-	return r.ApplicationproblemJSON400
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetReadinessResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -4605,7 +4641,7 @@ type SetUserPasswordResponse struct {
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
-	ApplicationproblemJSON503 *ServiceUnavailable
+	ApplicationproblemJSON503 *PasswordCheckUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *SetUserPasswordResponse401Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -4648,7 +4684,7 @@ func (r SetUserPasswordResponse) GetApplicationproblemJSON500() *InternalError {
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
-func (r SetUserPasswordResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+func (r SetUserPasswordResponse) GetApplicationproblemJSON503() *PasswordCheckUnavailable {
 	return r.ApplicationproblemJSON503
 }
 
@@ -4792,7 +4828,8 @@ func (c *ClientWithResponses) GetRootWithResponse(ctx context.Context, reqEditor
 //
 // The keys that verify access tokens, current and retired, to check a
 // token without calling the server. Empty under HS256, whose key is
-// secret.
+// secret. The keys are read from the database when the server starts:
+// until it can, this is a `503`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -4851,7 +4888,9 @@ func (c *ClientWithResponses) LoginWithResponse(ctx context.Context, body LoginJ
 // that is unknown, spent or expired is ignored (and counted against the
 // address like any refused refresh token), since the session named by
 // the access token has ended. Without an access token, a refresh token
-// that ends nothing is `401`.
+// that ends nothing is `401`. A refresh token in the body counts against
+// the same limit as `POST /auth/refresh`: past it, a logout without a
+// valid access token is `429`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -4876,7 +4915,9 @@ func (c *ClientWithResponses) LogoutWithBodyWithResponse(ctx context.Context, co
 // that is unknown, spent or expired is ignored (and counted against the
 // address like any refused refresh token), since the session named by
 // the access token has ended. Without an access token, a refresh token
-// that ends nothing is `401`.
+// that ends nothing is `401`. A refresh token in the body counts against
+// the same limit as `POST /auth/refresh`: past it, a logout without a
+// valid access token is `429`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5357,12 +5398,12 @@ func ParseGetRootResponse(rsp *http.Response) (*GetRootResponse, error) {
 	case rsp.StatusCode == 302:
 		break // No content-type
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
-		response.ApplicationproblemJSON400 = &dest
+		response.ApplicationproblemJSON500 = &dest
 
 	}
 
@@ -5403,19 +5444,19 @@ func ParseGetJwksResponse(rsp *http.Response) (*GetJwksResponse, error) {
 		}
 		response.JSON200 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON400 = &dest
-
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -5430,6 +5471,16 @@ func ParseGetJwksResponse(rsp *http.Response) (*GetJwksResponse, error) {
 			headers.CacheControl = value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetJwksResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -5598,6 +5649,13 @@ func ParseLogoutResponse(rsp *http.Response) (*LogoutResponse, error) {
 		}
 		response.ApplicationproblemJSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -5625,6 +5683,16 @@ func ParseLogoutResponse(rsp *http.Response) (*LogoutResponse, error) {
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers LogoutResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers LogoutResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -6417,12 +6485,12 @@ func ParseGetHealthResponse(rsp *http.Response) (*GetHealthResponse, error) {
 		}
 		response.JSON200 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
-		response.ApplicationproblemJSON400 = &dest
+		response.ApplicationproblemJSON500 = &dest
 
 	}
 
@@ -6450,12 +6518,12 @@ func ParseGetOpenApiSpecResponse(rsp *http.Response) (*GetOpenApiSpecResponse, e
 		}
 		response.YAML200 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
-		response.ApplicationproblemJSON400 = &dest
+		response.ApplicationproblemJSON500 = &dest
 
 	}
 
@@ -6483,12 +6551,12 @@ func ParseGetReadinessResponse(rsp *http.Response) (*GetReadinessResponse, error
 		}
 		response.JSON200 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
-		response.ApplicationproblemJSON400 = &dest
+		response.ApplicationproblemJSON500 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest ServiceUnavailable
@@ -7329,7 +7397,7 @@ func ParseSetUserPasswordResponse(rsp *http.Response) (*SetUserPasswordResponse,
 		response.ApplicationproblemJSON500 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
-		var dest ServiceUnavailable
+		var dest PasswordCheckUnavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
