@@ -516,7 +516,7 @@ func TestProblemTypesDecode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	enum := spec.Components.Schemas["Problem"].Value.Properties["type"].Value.Enum
+	enum := spec.Components.Schemas["ProblemType"].Value.Enum
 	if len(enum) < len(covered) {
 		t.Fatalf("the spec lists %d problem types, fewer than the %d tested", len(enum), len(covered))
 	}

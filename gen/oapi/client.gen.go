@@ -118,7 +118,10 @@ type ClientInterface interface {
 
 	// GetJwks The public keys that verify access tokens
 	//
-	// Empty under HS256, whose key is secret.
+	// The keys that verify access tokens, current and retired, to check a
+	// token without calling the server. Empty under HS256, whose key is
+	// secret. The keys are read from the database when the server starts:
+	// until it can, this is a `503`.
 	//
 	// Corresponds with GET /.well-known/jwks.json (the `GetJwks` operationId).
 	GetJwks(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -157,7 +160,9 @@ type ClientInterface interface {
 	// that is unknown, spent or expired is ignored (and counted against the
 	// address like any refused refresh token), since the session named by
 	// the access token has ended. Without an access token, a refresh token
-	// that ends nothing is `401`.
+	// that ends nothing is `401`. A refresh token in the body counts against
+	// the same limit as `POST /auth/refresh`: past it, a logout without a
+	// valid access token is `429`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -176,7 +181,9 @@ type ClientInterface interface {
 	// that is unknown, spent or expired is ignored (and counted against the
 	// address like any refused refresh token), since the session named by
 	// the access token has ended. Without an access token, a refresh token
-	// that ends nothing is `401`.
+	// that ends nothing is `401`. A refresh token in the body counts against
+	// the same limit as `POST /auth/refresh`: past it, a logout without a
+	// valid access token is `429`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -264,10 +271,14 @@ type ClientInterface interface {
 
 	// DeleteBook Remove a book
 	//
+	// Deletes a book of yours (admins: anyone's). With `If-Match`, only if nobody changed it since you read that `ETag` (else `412`).
+	//
 	// Corresponds with DELETE /books/{id} (the `DeleteBook` operationId).
 	DeleteBook(ctx context.Context, id BookID, params *DeleteBookParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetBook One of your books
+	//
+	// A book of yours (admins: anyone's), with its `ETag` for `If-Match`. Another user's book is a `404`, as if it did not exist.
 	//
 	// Corresponds with GET /books/{id} (the `GetBook` operationId).
 	GetBook(ctx context.Context, id BookID, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -296,10 +307,14 @@ type ClientInterface interface {
 
 	// GetHealth Liveness
 	//
+	// Liveness: `200` while the process serves HTTP. It needs no database (see `/readyz`).
+	//
 	// Corresponds with GET /healthz (the `GetHealth` operationId).
 	GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetOpenApiSpec This document
+	//
+	// The OpenAPI document the server validates every request against, as YAML text. It needs no database.
 	//
 	// Corresponds with GET /openapi.yaml (the `GetOpenApiSpec` operationId).
 	GetOpenApiSpec(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -313,12 +328,14 @@ type ClientInterface interface {
 
 	// ListUsers List users (admin)
 	//
-	// Ordered by username. Follow `next_cursor` for the next page.
+	// Admin only (`x-admin-only`). Every account, ordered by username; follow `next_cursor` for the next page.
 	//
 	// Corresponds with GET /users (the `ListUsers` operationId).
 	ListUsers(ctx context.Context, params *ListUsersParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetCurrentUser Your account
+	//
+	// The account of the token's user.
 	//
 	// Corresponds with GET /users/me (the `GetCurrentUser` operationId).
 	GetCurrentUser(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -343,17 +360,22 @@ type ClientInterface interface {
 
 	// ListMySessions Your live sessions
 	//
+	// Every live session of the caller (one per login), newest first; `current` marks the one making the request.
+	//
 	// Corresponds with GET /users/me/sessions (the `ListMySessions` operationId).
 	ListMySessions(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RevokeMySession End one of your sessions
+	//
+	// Ends one of the caller's sessions (log out another device): its tokens stop working at once. Another user's session is a `404`.
 	//
 	// Corresponds with DELETE /users/me/sessions/{id} (the `RevokeMySession` operationId).
 	RevokeMySession(ctx context.Context, id SessionID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DeleteUser Delete an account (admin, or yourself)
 	//
-	// The user's books and sessions go too, at once.
+	// Admins may delete any account; everyone else only their own (another
+	// id is a `404`). The user's books and sessions go too, at once.
 	//
 	// Deleting your own account needs a recent login (RFC 9470 step-up):
 	// the access token's `auth_time` (the time of the password login that
@@ -371,11 +393,14 @@ type ClientInterface interface {
 
 	// GetUser One user (admin, or yourself)
 	//
+	// Admins may read any account; everyone else only their own (another id is a `404`, as if it did not exist).
+	//
 	// Corresponds with GET /users/{id} (the `GetUser` operationId).
 	GetUser(ctx context.Context, id UserID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UpdateUserWithBody Grant or remove admin (admin)
 	//
+	// Admin only (`x-admin-only`). Grants or removes a user's admin flag.
 	// There is always at least one admin: demoting the last one is `409`
 	// (`/problems/last-admin`), also when two admins demote each other at
 	// the same moment.
@@ -387,6 +412,7 @@ type ClientInterface interface {
 
 	// UpdateUserWithApplicationMergePatchPlusJSONBody Grant or remove admin (admin)
 	//
+	// Admin only (`x-admin-only`). Grants or removes a user's admin flag.
 	// There is always at least one admin: demoting the last one is `409`
 	// (`/problems/last-admin`), also when two admins demote each other at
 	// the same moment.
@@ -398,9 +424,10 @@ type ClientInterface interface {
 
 	// SetUserPasswordWithBody Set a user's password (admin)
 	//
-	// Account recovery: sets a new password for the user (it must meet the
-	// password policy) and ends every session of theirs, including logins
-	// still in progress. Audited as `password_set`.
+	// Admin only (`x-admin-only`). Account recovery: sets a new password
+	// for the user (it must meet the password policy) and ends every
+	// session of theirs, including logins still in progress. Audited as
+	// `password_set`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -409,9 +436,10 @@ type ClientInterface interface {
 
 	// SetUserPassword Set a user's password (admin)
 	//
-	// Account recovery: sets a new password for the user (it must meet the
-	// password policy) and ends every session of theirs, including logins
-	// still in progress. Audited as `password_set`.
+	// Admin only (`x-admin-only`). Account recovery: sets a new password
+	// for the user (it must meet the password policy) and ends every
+	// session of theirs, including logins still in progress. Audited as
+	// `password_set`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -420,7 +448,7 @@ type ClientInterface interface {
 
 	// RevokeUserSessions End every session of a user (admin)
 	//
-	// Logins of the user that are still checking the password start no session either.
+	// Admin only (`x-admin-only`). Logs a user out everywhere: every access and refresh token of theirs stops working at once; logins of the user that are still checking the password start no session either.
 	//
 	// Corresponds with DELETE /users/{id}/sessions (the `RevokeUserSessions` operationId).
 	RevokeUserSessions(ctx context.Context, id UserID, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -447,7 +475,10 @@ func (c *Client) GetRoot(ctx context.Context, reqEditors ...RequestEditorFn) (*h
 
 // GetJwks The public keys that verify access tokens
 //
-// Empty under HS256, whose key is secret.
+// The keys that verify access tokens, current and retired, to check a
+// token without calling the server. Empty under HS256, whose key is
+// secret. The keys are read from the database when the server starts:
+// until it can, this is a `503`.
 //
 // Corresponds with GET /.well-known/jwks.json (the `GetJwks` operationId).
 func (c *Client) GetJwks(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -516,7 +547,9 @@ func (c *Client) Login(ctx context.Context, body LoginJSONRequestBody, reqEditor
 // that is unknown, spent or expired is ignored (and counted against the
 // address like any refused refresh token), since the session named by
 // the access token has ended. Without an access token, a refresh token
-// that ends nothing is `401`.
+// that ends nothing is `401`. A refresh token in the body counts against
+// the same limit as `POST /auth/refresh`: past it, a logout without a
+// valid access token is `429`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -545,7 +578,9 @@ func (c *Client) LogoutWithBody(ctx context.Context, contentType string, body io
 // that is unknown, spent or expired is ignored (and counted against the
 // address like any refused refresh token), since the session named by
 // the access token has ended. Without an access token, a refresh token
-// that ends nothing is `401`.
+// that ends nothing is `401`. A refresh token in the body counts against
+// the same limit as `POST /auth/refresh`: past it, a logout without a
+// valid access token is `429`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -713,6 +748,8 @@ func (c *Client) CreateBook(ctx context.Context, params *CreateBookParams, body 
 
 // DeleteBook Remove a book
 //
+// Deletes a book of yours (admins: anyone's). With `If-Match`, only if nobody changed it since you read that `ETag` (else `412`).
+//
 // Corresponds with DELETE /books/{id} (the `DeleteBook` operationId).
 func (c *Client) DeleteBook(ctx context.Context, id BookID, params *DeleteBookParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewDeleteBookRequest(c.Server, id, params)
@@ -727,6 +764,8 @@ func (c *Client) DeleteBook(ctx context.Context, id BookID, params *DeleteBookPa
 }
 
 // GetBook One of your books
+//
+// A book of yours (admins: anyone's), with its `ETag` for `If-Match`. Another user's book is a `404`, as if it did not exist.
 //
 // Corresponds with GET /books/{id} (the `GetBook` operationId).
 func (c *Client) GetBook(ctx context.Context, id BookID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -785,6 +824,8 @@ func (c *Client) UpdateBookWithApplicationMergePatchPlusJSONBody(ctx context.Con
 
 // GetHealth Liveness
 //
+// Liveness: `200` while the process serves HTTP. It needs no database (see `/readyz`).
+//
 // Corresponds with GET /healthz (the `GetHealth` operationId).
 func (c *Client) GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetHealthRequest(c.Server)
@@ -799,6 +840,8 @@ func (c *Client) GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (
 }
 
 // GetOpenApiSpec This document
+//
+// The OpenAPI document the server validates every request against, as YAML text. It needs no database.
 //
 // Corresponds with GET /openapi.yaml (the `GetOpenApiSpec` operationId).
 func (c *Client) GetOpenApiSpec(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -832,7 +875,7 @@ func (c *Client) GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn
 
 // ListUsers List users (admin)
 //
-// Ordered by username. Follow `next_cursor` for the next page.
+// Admin only (`x-admin-only`). Every account, ordered by username; follow `next_cursor` for the next page.
 //
 // Corresponds with GET /users (the `ListUsers` operationId).
 func (c *Client) ListUsers(ctx context.Context, params *ListUsersParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -848,6 +891,8 @@ func (c *Client) ListUsers(ctx context.Context, params *ListUsersParams, reqEdit
 }
 
 // GetCurrentUser Your account
+//
+// The account of the token's user.
 //
 // Corresponds with GET /users/me (the `GetCurrentUser` operationId).
 func (c *Client) GetCurrentUser(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -902,6 +947,8 @@ func (c *Client) ChangePassword(ctx context.Context, body ChangePasswordJSONRequ
 
 // ListMySessions Your live sessions
 //
+// Every live session of the caller (one per login), newest first; `current` marks the one making the request.
+//
 // Corresponds with GET /users/me/sessions (the `ListMySessions` operationId).
 func (c *Client) ListMySessions(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListMySessionsRequest(c.Server)
@@ -916,6 +963,8 @@ func (c *Client) ListMySessions(ctx context.Context, reqEditors ...RequestEditor
 }
 
 // RevokeMySession End one of your sessions
+//
+// Ends one of the caller's sessions (log out another device): its tokens stop working at once. Another user's session is a `404`.
 //
 // Corresponds with DELETE /users/me/sessions/{id} (the `RevokeMySession` operationId).
 func (c *Client) RevokeMySession(ctx context.Context, id SessionID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -932,7 +981,8 @@ func (c *Client) RevokeMySession(ctx context.Context, id SessionID, reqEditors .
 
 // DeleteUser Delete an account (admin, or yourself)
 //
-// The user's books and sessions go too, at once.
+// Admins may delete any account; everyone else only their own (another
+// id is a `404`). The user's books and sessions go too, at once.
 //
 // Deleting your own account needs a recent login (RFC 9470 step-up):
 // the access token's `auth_time` (the time of the password login that
@@ -960,6 +1010,8 @@ func (c *Client) DeleteUser(ctx context.Context, id UserID, reqEditors ...Reques
 
 // GetUser One user (admin, or yourself)
 //
+// Admins may read any account; everyone else only their own (another id is a `404`, as if it did not exist).
+//
 // Corresponds with GET /users/{id} (the `GetUser` operationId).
 func (c *Client) GetUser(ctx context.Context, id UserID, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetUserRequest(c.Server, id)
@@ -975,6 +1027,7 @@ func (c *Client) GetUser(ctx context.Context, id UserID, reqEditors ...RequestEd
 
 // UpdateUserWithBody Grant or remove admin (admin)
 //
+// Admin only (`x-admin-only`). Grants or removes a user's admin flag.
 // There is always at least one admin: demoting the last one is `409`
 // (`/problems/last-admin`), also when two admins demote each other at
 // the same moment.
@@ -996,6 +1049,7 @@ func (c *Client) UpdateUserWithBody(ctx context.Context, id UserID, contentType 
 
 // UpdateUserWithApplicationMergePatchPlusJSONBody Grant or remove admin (admin)
 //
+// Admin only (`x-admin-only`). Grants or removes a user's admin flag.
 // There is always at least one admin: demoting the last one is `409`
 // (`/problems/last-admin`), also when two admins demote each other at
 // the same moment.
@@ -1017,9 +1071,10 @@ func (c *Client) UpdateUserWithApplicationMergePatchPlusJSONBody(ctx context.Con
 
 // SetUserPasswordWithBody Set a user's password (admin)
 //
-// Account recovery: sets a new password for the user (it must meet the
-// password policy) and ends every session of theirs, including logins
-// still in progress. Audited as `password_set`.
+// Admin only (`x-admin-only`). Account recovery: sets a new password
+// for the user (it must meet the password policy) and ends every
+// session of theirs, including logins still in progress. Audited as
+// `password_set`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1038,9 +1093,10 @@ func (c *Client) SetUserPasswordWithBody(ctx context.Context, id UserID, content
 
 // SetUserPassword Set a user's password (admin)
 //
-// Account recovery: sets a new password for the user (it must meet the
-// password policy) and ends every session of theirs, including logins
-// still in progress. Audited as `password_set`.
+// Admin only (`x-admin-only`). Account recovery: sets a new password
+// for the user (it must meet the password policy) and ends every
+// session of theirs, including logins still in progress. Audited as
+// `password_set`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1059,7 +1115,7 @@ func (c *Client) SetUserPassword(ctx context.Context, id UserID, body SetUserPas
 
 // RevokeUserSessions End every session of a user (admin)
 //
-// Logins of the user that are still checking the password start no session either.
+// Admin only (`x-admin-only`). Logs a user out everywhere: every access and refresh token of theirs stops working at once; logins of the user that are still checking the password start no session either.
 //
 // Corresponds with DELETE /users/{id}/sessions (the `RevokeUserSessions` operationId).
 func (c *Client) RevokeUserSessions(ctx context.Context, id UserID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2142,7 +2198,10 @@ type ClientWithResponsesInterface interface {
 
 	// GetJwksWithResponse The public keys that verify access tokens
 	//
-	// Empty under HS256, whose key is secret.
+	// The keys that verify access tokens, current and retired, to check a
+	// token without calling the server. Empty under HS256, whose key is
+	// secret. The keys are read from the database when the server starts:
+	// until it can, this is a `503`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -2183,7 +2242,9 @@ type ClientWithResponsesInterface interface {
 	// that is unknown, spent or expired is ignored (and counted against the
 	// address like any refused refresh token), since the session named by
 	// the access token has ended. Without an access token, a refresh token
-	// that ends nothing is `401`.
+	// that ends nothing is `401`. A refresh token in the body counts against
+	// the same limit as `POST /auth/refresh`: past it, a logout without a
+	// valid access token is `429`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -2202,7 +2263,9 @@ type ClientWithResponsesInterface interface {
 	// that is unknown, spent or expired is ignored (and counted against the
 	// address like any refused refresh token), since the session named by
 	// the access token has ended. Without an access token, a refresh token
-	// that ends nothing is `401`.
+	// that ends nothing is `401`. A refresh token in the body counts against
+	// the same limit as `POST /auth/refresh`: past it, a logout without a
+	// valid access token is `429`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -2292,12 +2355,16 @@ type ClientWithResponsesInterface interface {
 
 	// DeleteBookWithResponse Remove a book
 	//
+	// Deletes a book of yours (admins: anyone's). With `If-Match`, only if nobody changed it since you read that `ETag` (else `412`).
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with DELETE /books/{id} (the `DeleteBook` operationId).
 	DeleteBookWithResponse(ctx context.Context, id BookID, params *DeleteBookParams, reqEditors ...RequestEditorFn) (*DeleteBookResponse, error)
 
 	// GetBookWithResponse One of your books
+	//
+	// A book of yours (admins: anyone's), with its `ETag` for `If-Match`. Another user's book is a `404`, as if it did not exist.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -2328,12 +2395,16 @@ type ClientWithResponsesInterface interface {
 
 	// GetHealthWithResponse Liveness
 	//
+	// Liveness: `200` while the process serves HTTP. It needs no database (see `/readyz`).
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /healthz (the `GetHealth` operationId).
 	GetHealthWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetHealthResponse, error)
 
 	// GetOpenApiSpecWithResponse This document
+	//
+	// The OpenAPI document the server validates every request against, as YAML text. It needs no database.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -2351,7 +2422,7 @@ type ClientWithResponsesInterface interface {
 
 	// ListUsersWithResponse List users (admin)
 	//
-	// Ordered by username. Follow `next_cursor` for the next page.
+	// Admin only (`x-admin-only`). Every account, ordered by username; follow `next_cursor` for the next page.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -2359,6 +2430,8 @@ type ClientWithResponsesInterface interface {
 	ListUsersWithResponse(ctx context.Context, params *ListUsersParams, reqEditors ...RequestEditorFn) (*ListUsersResponse, error)
 
 	// GetCurrentUserWithResponse Your account
+	//
+	// The account of the token's user.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -2385,12 +2458,16 @@ type ClientWithResponsesInterface interface {
 
 	// ListMySessionsWithResponse Your live sessions
 	//
+	// Every live session of the caller (one per login), newest first; `current` marks the one making the request.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /users/me/sessions (the `ListMySessions` operationId).
 	ListMySessionsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListMySessionsResponse, error)
 
 	// RevokeMySessionWithResponse End one of your sessions
+	//
+	// Ends one of the caller's sessions (log out another device): its tokens stop working at once. Another user's session is a `404`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -2399,7 +2476,8 @@ type ClientWithResponsesInterface interface {
 
 	// DeleteUserWithResponse Delete an account (admin, or yourself)
 	//
-	// The user's books and sessions go too, at once.
+	// Admins may delete any account; everyone else only their own (another
+	// id is a `404`). The user's books and sessions go too, at once.
 	//
 	// Deleting your own account needs a recent login (RFC 9470 step-up):
 	// the access token's `auth_time` (the time of the password login that
@@ -2419,6 +2497,8 @@ type ClientWithResponsesInterface interface {
 
 	// GetUserWithResponse One user (admin, or yourself)
 	//
+	// Admins may read any account; everyone else only their own (another id is a `404`, as if it did not exist).
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /users/{id} (the `GetUser` operationId).
@@ -2426,6 +2506,7 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateUserWithBodyWithResponse Grant or remove admin (admin)
 	//
+	// Admin only (`x-admin-only`). Grants or removes a user's admin flag.
 	// There is always at least one admin: demoting the last one is `409`
 	// (`/problems/last-admin`), also when two admins demote each other at
 	// the same moment.
@@ -2437,6 +2518,7 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateUserWithApplicationMergePatchPlusJSONBodyWithResponse Grant or remove admin (admin)
 	//
+	// Admin only (`x-admin-only`). Grants or removes a user's admin flag.
 	// There is always at least one admin: demoting the last one is `409`
 	// (`/problems/last-admin`), also when two admins demote each other at
 	// the same moment.
@@ -2448,9 +2530,10 @@ type ClientWithResponsesInterface interface {
 
 	// SetUserPasswordWithBodyWithResponse Set a user's password (admin)
 	//
-	// Account recovery: sets a new password for the user (it must meet the
-	// password policy) and ends every session of theirs, including logins
-	// still in progress. Audited as `password_set`.
+	// Admin only (`x-admin-only`). Account recovery: sets a new password
+	// for the user (it must meet the password policy) and ends every
+	// session of theirs, including logins still in progress. Audited as
+	// `password_set`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -2459,9 +2542,10 @@ type ClientWithResponsesInterface interface {
 
 	// SetUserPasswordWithResponse Set a user's password (admin)
 	//
-	// Account recovery: sets a new password for the user (it must meet the
-	// password policy) and ends every session of theirs, including logins
-	// still in progress. Audited as `password_set`.
+	// Admin only (`x-admin-only`). Account recovery: sets a new password
+	// for the user (it must meet the password policy) and ends every
+	// session of theirs, including logins still in progress. Audited as
+	// `password_set`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -2470,7 +2554,7 @@ type ClientWithResponsesInterface interface {
 
 	// RevokeUserSessionsWithResponse End every session of a user (admin)
 	//
-	// Logins of the user that are still checking the password start no session either.
+	// Admin only (`x-admin-only`). Logs a user out everywhere: every access and refresh token of theirs stops working at once; logins of the user that are still checking the password start no session either.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -2486,15 +2570,15 @@ type GetRootResponse302Headers struct {
 type GetRootResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
-	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
-	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
 	// Headers302 the parsed response headers for an HTTP 302 response
 	Headers302 *GetRootResponse302Headers
 }
 
-// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
-func (r GetRootResponse) GetApplicationproblemJSON400() *BadRequest {
-	return r.ApplicationproblemJSON400
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetRootResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
 }
 
 // GetBody returns the raw response body bytes
@@ -2531,17 +2615,24 @@ type GetJwksResponse200Headers struct {
 	CacheControl string
 }
 
+// GetJwksResponse503Headers the declared response headers of an HTTP 503 response for GetJwks
+type GetJwksResponse503Headers struct {
+	RetryAfter int
+}
+
 type GetJwksResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *JWKSet
-	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
-	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *GetJwksResponse200Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetJwksResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -2549,14 +2640,14 @@ func (r GetJwksResponse) GetJSON200() *JWKSet {
 	return r.JSON200
 }
 
-// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
-func (r GetJwksResponse) GetApplicationproblemJSON400() *BadRequest {
-	return r.ApplicationproblemJSON400
-}
-
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r GetJwksResponse) GetApplicationproblemJSON500() *InternalError {
 	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetJwksResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -2614,7 +2705,7 @@ type LoginResponse struct {
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *TokenPair
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
-	ApplicationproblemJSON400 *BadRequest
+	ApplicationproblemJSON400 *BadBodyRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *InvalidCredentials
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
@@ -2643,7 +2734,7 @@ func (r LoginResponse) GetJSON200() *TokenPair {
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
-func (r LoginResponse) GetApplicationproblemJSON400() *BadRequest {
+func (r LoginResponse) GetApplicationproblemJSON400() *BadBodyRequest {
 	return r.ApplicationproblemJSON400
 }
 
@@ -2711,6 +2802,11 @@ type LogoutResponse401Headers struct {
 	WWWAuthenticate string
 }
 
+// LogoutResponse429Headers the declared response headers of an HTTP 429 response for Logout
+type LogoutResponse429Headers struct {
+	RetryAfter int
+}
+
 // LogoutResponse503Headers the declared response headers of an HTTP 503 response for Logout
 type LogoutResponse503Headers struct {
 	RetryAfter int
@@ -2727,12 +2823,16 @@ type LogoutResponse struct {
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *LogoutResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *LogoutResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *LogoutResponse503Headers
 }
@@ -2755,6 +2855,11 @@ func (r LogoutResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
 // GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
 func (r LogoutResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
 	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r LogoutResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -2822,7 +2927,7 @@ type RefreshTokenResponse struct {
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *TokenPair
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
-	ApplicationproblemJSON400 *BadRequest
+	ApplicationproblemJSON400 *BadBodyRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
@@ -2851,7 +2956,7 @@ func (r RefreshTokenResponse) GetJSON200() *TokenPair {
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
-func (r RefreshTokenResponse) GetApplicationproblemJSON400() *BadRequest {
+func (r RefreshTokenResponse) GetApplicationproblemJSON400() *BadBodyRequest {
 	return r.ApplicationproblemJSON400
 }
 
@@ -2935,7 +3040,7 @@ type RegisterUserResponse struct {
 	// JSON201 the response for an HTTP 201 `application/json` response
 	JSON201 *User
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
-	ApplicationproblemJSON400 *BadRequest
+	ApplicationproblemJSON400 *BadBodyRequest
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
@@ -2962,7 +3067,7 @@ func (r RegisterUserResponse) GetJSON201() *User {
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
-func (r RegisterUserResponse) GetApplicationproblemJSON400() *BadRequest {
+func (r RegisterUserResponse) GetApplicationproblemJSON400() *BadBodyRequest {
 	return r.ApplicationproblemJSON400
 }
 
@@ -3137,7 +3242,7 @@ type CreateBookResponse struct {
 	// JSON201 the response for an HTTP 201 `application/json` response
 	JSON201 *Book
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
-	ApplicationproblemJSON400 *BadRequest
+	ApplicationproblemJSON400 *BadBookRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
@@ -3166,7 +3271,7 @@ func (r CreateBookResponse) GetJSON201() *Book {
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
-func (r CreateBookResponse) GetApplicationproblemJSON400() *BadRequest {
+func (r CreateBookResponse) GetApplicationproblemJSON400() *BadBookRequest {
 	return r.ApplicationproblemJSON400
 }
 
@@ -3456,7 +3561,7 @@ type UpdateBookResponse struct {
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Book
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
-	ApplicationproblemJSON400 *BadRequest
+	ApplicationproblemJSON400 *BadBookRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
@@ -3489,7 +3594,7 @@ func (r UpdateBookResponse) GetJSON200() *Book {
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
-func (r UpdateBookResponse) GetApplicationproblemJSON400() *BadRequest {
+func (r UpdateBookResponse) GetApplicationproblemJSON400() *BadBookRequest {
 	return r.ApplicationproblemJSON400
 }
 
@@ -3572,8 +3677,8 @@ type GetHealthResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Health
-	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
-	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -3581,9 +3686,9 @@ func (r GetHealthResponse) GetJSON200() *Health {
 	return r.JSON200
 }
 
-// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
-func (r GetHealthResponse) GetApplicationproblemJSON400() *BadRequest {
-	return r.ApplicationproblemJSON400
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetHealthResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
 }
 
 // GetBody returns the raw response body bytes
@@ -3620,8 +3725,8 @@ type GetOpenApiSpecResponse struct {
 	HTTPResponse *http.Response
 	// YAML200 the response for an HTTP 200 `application/yaml` response
 	YAML200 *openapi_types.File
-	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
-	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
 }
 
 // GetYAML200 returns the response for an HTTP 200 `application/yaml` response
@@ -3629,9 +3734,9 @@ func (r GetOpenApiSpecResponse) GetYAML200() *openapi_types.File {
 	return r.YAML200
 }
 
-// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
-func (r GetOpenApiSpecResponse) GetApplicationproblemJSON400() *BadRequest {
-	return r.ApplicationproblemJSON400
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetOpenApiSpecResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
 }
 
 // GetBody returns the raw response body bytes
@@ -3673,8 +3778,8 @@ type GetReadinessResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Health
-	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
-	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -3686,9 +3791,9 @@ func (r GetReadinessResponse) GetJSON200() *Health {
 	return r.JSON200
 }
 
-// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
-func (r GetReadinessResponse) GetApplicationproblemJSON400() *BadRequest {
-	return r.ApplicationproblemJSON400
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetReadinessResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -4536,7 +4641,7 @@ type SetUserPasswordResponse struct {
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
-	ApplicationproblemJSON503 *ServiceUnavailable
+	ApplicationproblemJSON503 *PasswordCheckUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *SetUserPasswordResponse401Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -4579,7 +4684,7 @@ func (r SetUserPasswordResponse) GetApplicationproblemJSON500() *InternalError {
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
-func (r SetUserPasswordResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+func (r SetUserPasswordResponse) GetApplicationproblemJSON503() *PasswordCheckUnavailable {
 	return r.ApplicationproblemJSON503
 }
 
@@ -4721,7 +4826,10 @@ func (c *ClientWithResponses) GetRootWithResponse(ctx context.Context, reqEditor
 
 // GetJwksWithResponse The public keys that verify access tokens
 //
-// Empty under HS256, whose key is secret.
+// The keys that verify access tokens, current and retired, to check a
+// token without calling the server. Empty under HS256, whose key is
+// secret. The keys are read from the database when the server starts:
+// until it can, this is a `503`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -4780,7 +4888,9 @@ func (c *ClientWithResponses) LoginWithResponse(ctx context.Context, body LoginJ
 // that is unknown, spent or expired is ignored (and counted against the
 // address like any refused refresh token), since the session named by
 // the access token has ended. Without an access token, a refresh token
-// that ends nothing is `401`.
+// that ends nothing is `401`. A refresh token in the body counts against
+// the same limit as `POST /auth/refresh`: past it, a logout without a
+// valid access token is `429`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -4805,7 +4915,9 @@ func (c *ClientWithResponses) LogoutWithBodyWithResponse(ctx context.Context, co
 // that is unknown, spent or expired is ignored (and counted against the
 // address like any refused refresh token), since the session named by
 // the access token has ended. Without an access token, a refresh token
-// that ends nothing is `401`.
+// that ends nothing is `401`. A refresh token in the body counts against
+// the same limit as `POST /auth/refresh`: past it, a logout without a
+// valid access token is `429`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -4943,6 +5055,8 @@ func (c *ClientWithResponses) CreateBookWithResponse(ctx context.Context, params
 
 // DeleteBookWithResponse Remove a book
 //
+// Deletes a book of yours (admins: anyone's). With `If-Match`, only if nobody changed it since you read that `ETag` (else `412`).
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with DELETE /books/{id} (the `DeleteBook` operationId).
@@ -4955,6 +5069,8 @@ func (c *ClientWithResponses) DeleteBookWithResponse(ctx context.Context, id Boo
 }
 
 // GetBookWithResponse One of your books
+//
+// A book of yours (admins: anyone's), with its `ETag` for `If-Match`. Another user's book is a `404`, as if it did not exist.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -5003,6 +5119,8 @@ func (c *ClientWithResponses) UpdateBookWithApplicationMergePatchPlusJSONBodyWit
 
 // GetHealthWithResponse Liveness
 //
+// Liveness: `200` while the process serves HTTP. It needs no database (see `/readyz`).
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /healthz (the `GetHealth` operationId).
@@ -5015,6 +5133,8 @@ func (c *ClientWithResponses) GetHealthWithResponse(ctx context.Context, reqEdit
 }
 
 // GetOpenApiSpecWithResponse This document
+//
+// The OpenAPI document the server validates every request against, as YAML text. It needs no database.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -5044,7 +5164,7 @@ func (c *ClientWithResponses) GetReadinessWithResponse(ctx context.Context, reqE
 
 // ListUsersWithResponse List users (admin)
 //
-// Ordered by username. Follow `next_cursor` for the next page.
+// Admin only (`x-admin-only`). Every account, ordered by username; follow `next_cursor` for the next page.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -5058,6 +5178,8 @@ func (c *ClientWithResponses) ListUsersWithResponse(ctx context.Context, params 
 }
 
 // GetCurrentUserWithResponse Your account
+//
+// The account of the token's user.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -5102,6 +5224,8 @@ func (c *ClientWithResponses) ChangePasswordWithResponse(ctx context.Context, bo
 
 // ListMySessionsWithResponse Your live sessions
 //
+// Every live session of the caller (one per login), newest first; `current` marks the one making the request.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /users/me/sessions (the `ListMySessions` operationId).
@@ -5114,6 +5238,8 @@ func (c *ClientWithResponses) ListMySessionsWithResponse(ctx context.Context, re
 }
 
 // RevokeMySessionWithResponse End one of your sessions
+//
+// Ends one of the caller's sessions (log out another device): its tokens stop working at once. Another user's session is a `404`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -5128,7 +5254,8 @@ func (c *ClientWithResponses) RevokeMySessionWithResponse(ctx context.Context, i
 
 // DeleteUserWithResponse Delete an account (admin, or yourself)
 //
-// The user's books and sessions go too, at once.
+// Admins may delete any account; everyone else only their own (another
+// id is a `404`). The user's books and sessions go too, at once.
 //
 // Deleting your own account needs a recent login (RFC 9470 step-up):
 // the access token's `auth_time` (the time of the password login that
@@ -5154,6 +5281,8 @@ func (c *ClientWithResponses) DeleteUserWithResponse(ctx context.Context, id Use
 
 // GetUserWithResponse One user (admin, or yourself)
 //
+// Admins may read any account; everyone else only their own (another id is a `404`, as if it did not exist).
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /users/{id} (the `GetUser` operationId).
@@ -5167,6 +5296,7 @@ func (c *ClientWithResponses) GetUserWithResponse(ctx context.Context, id UserID
 
 // UpdateUserWithBodyWithResponse Grant or remove admin (admin)
 //
+// Admin only (`x-admin-only`). Grants or removes a user's admin flag.
 // There is always at least one admin: demoting the last one is `409`
 // (`/problems/last-admin`), also when two admins demote each other at
 // the same moment.
@@ -5184,6 +5314,7 @@ func (c *ClientWithResponses) UpdateUserWithBodyWithResponse(ctx context.Context
 
 // UpdateUserWithApplicationMergePatchPlusJSONBodyWithResponse Grant or remove admin (admin)
 //
+// Admin only (`x-admin-only`). Grants or removes a user's admin flag.
 // There is always at least one admin: demoting the last one is `409`
 // (`/problems/last-admin`), also when two admins demote each other at
 // the same moment.
@@ -5201,9 +5332,10 @@ func (c *ClientWithResponses) UpdateUserWithApplicationMergePatchPlusJSONBodyWit
 
 // SetUserPasswordWithBodyWithResponse Set a user's password (admin)
 //
-// Account recovery: sets a new password for the user (it must meet the
-// password policy) and ends every session of theirs, including logins
-// still in progress. Audited as `password_set`.
+// Admin only (`x-admin-only`). Account recovery: sets a new password
+// for the user (it must meet the password policy) and ends every
+// session of theirs, including logins still in progress. Audited as
+// `password_set`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5218,9 +5350,10 @@ func (c *ClientWithResponses) SetUserPasswordWithBodyWithResponse(ctx context.Co
 
 // SetUserPasswordWithResponse Set a user's password (admin)
 //
-// Account recovery: sets a new password for the user (it must meet the
-// password policy) and ends every session of theirs, including logins
-// still in progress. Audited as `password_set`.
+// Admin only (`x-admin-only`). Account recovery: sets a new password
+// for the user (it must meet the password policy) and ends every
+// session of theirs, including logins still in progress. Audited as
+// `password_set`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5235,7 +5368,7 @@ func (c *ClientWithResponses) SetUserPasswordWithResponse(ctx context.Context, i
 
 // RevokeUserSessionsWithResponse End every session of a user (admin)
 //
-// Logins of the user that are still checking the password start no session either.
+// Admin only (`x-admin-only`). Logs a user out everywhere: every access and refresh token of theirs stops working at once; logins of the user that are still checking the password start no session either.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -5265,12 +5398,12 @@ func ParseGetRootResponse(rsp *http.Response) (*GetRootResponse, error) {
 	case rsp.StatusCode == 302:
 		break // No content-type
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
-		response.ApplicationproblemJSON400 = &dest
+		response.ApplicationproblemJSON500 = &dest
 
 	}
 
@@ -5311,19 +5444,19 @@ func ParseGetJwksResponse(rsp *http.Response) (*GetJwksResponse, error) {
 		}
 		response.JSON200 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON400 = &dest
-
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -5338,6 +5471,16 @@ func ParseGetJwksResponse(rsp *http.Response) (*GetJwksResponse, error) {
 			headers.CacheControl = value
 		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetJwksResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -5365,7 +5508,7 @@ func ParseLoginResponse(rsp *http.Response) (*LoginResponse, error) {
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
+		var dest BadBodyRequest
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -5506,6 +5649,13 @@ func ParseLogoutResponse(rsp *http.Response) (*LogoutResponse, error) {
 		}
 		response.ApplicationproblemJSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -5533,6 +5683,16 @@ func ParseLogoutResponse(rsp *http.Response) (*LogoutResponse, error) {
 			headers.WWWAuthenticate = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers LogoutResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers LogoutResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -5570,7 +5730,7 @@ func ParseRefreshTokenResponse(rsp *http.Response) (*RefreshTokenResponse, error
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
+		var dest BadBodyRequest
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -5688,7 +5848,7 @@ func ParseRegisterUserResponse(rsp *http.Response) (*RegisterUserResponse, error
 		response.JSON201 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
+		var dest BadBodyRequest
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -5880,7 +6040,7 @@ func ParseCreateBookResponse(rsp *http.Response) (*CreateBookResponse, error) {
 		response.JSON201 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
+		var dest BadBookRequest
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -6197,7 +6357,7 @@ func ParseUpdateBookResponse(rsp *http.Response) (*UpdateBookResponse, error) {
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
+		var dest BadBookRequest
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -6325,12 +6485,12 @@ func ParseGetHealthResponse(rsp *http.Response) (*GetHealthResponse, error) {
 		}
 		response.JSON200 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
-		response.ApplicationproblemJSON400 = &dest
+		response.ApplicationproblemJSON500 = &dest
 
 	}
 
@@ -6358,12 +6518,12 @@ func ParseGetOpenApiSpecResponse(rsp *http.Response) (*GetOpenApiSpecResponse, e
 		}
 		response.YAML200 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
-		response.ApplicationproblemJSON400 = &dest
+		response.ApplicationproblemJSON500 = &dest
 
 	}
 
@@ -6391,12 +6551,12 @@ func ParseGetReadinessResponse(rsp *http.Response) (*GetReadinessResponse, error
 		}
 		response.JSON200 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest BadRequest
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
-		response.ApplicationproblemJSON400 = &dest
+		response.ApplicationproblemJSON500 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest ServiceUnavailable
@@ -7237,7 +7397,7 @@ func ParseSetUserPasswordResponse(rsp *http.Response) (*SetUserPasswordResponse,
 		response.ApplicationproblemJSON500 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
-		var dest ServiceUnavailable
+		var dest PasswordCheckUnavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

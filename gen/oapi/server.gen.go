@@ -226,6 +226,8 @@ type BookPage struct {
 	Items []Book `json:"items"`
 
 	// NextCursor Pass as `cursor` for the next page; null on the last page.
+	//
+	// Example: eyJrIjoiVGhlIEhvYmJpdCIsImkiOiIwMTkzNmY0ZS04YzFhIn0c2lnbmF0dXJlLW9mLXRoZS1jdXJzb3I
 	NextCursor nullable.Nullable[string] `json:"next_cursor"`
 }
 
@@ -290,7 +292,11 @@ type JWK struct {
 
 	// Crv Example: Ed25519
 	Crv *string `json:"crv,omitempty"`
-	Kid string  `json:"kid"`
+
+	// Kid The key id that access tokens name in their `kid` header.
+	//
+	// Example: NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs
+	Kid string `json:"kid"`
 
 	// Kty Example: OKP
 	Kty string `json:"kty"`
@@ -299,6 +305,8 @@ type JWK struct {
 	Use string `json:"use"`
 
 	// X The public key, base64url.
+	//
+	// Example: 11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo
 	X *string `json:"x,omitempty"`
 }
 
@@ -383,15 +391,15 @@ type Problem struct {
 	// Title A short summary of the problem type.
 	Title string `json:"title"`
 
-	// Type A stable URI (relative to this server) naming the kind of problem.
-	// `/problems/malformed-request` (400) is a body that is not one JSON
-	// value (trailing data included) or nests too deep;
-	// `/problems/payload-too-large` (413) a body over the operation's limit;
-	// `/problems/method-not-allowed` (405) comes with `Allow`, the path's methods.
+	// Type A URI reference (relative to this server) naming the kind of problem. The types this version sends are listed in the `ProblemType` schema; later versions may add more, so a client must accept any string here (an unknown type is to be handled by its `status`).
+	//
+	// Example: /problems/validation
 	Type ProblemType `json:"type"`
 }
 
-// ProblemType A stable URI (relative to this server) naming the kind of problem.
+// ProblemType The problem types this version of the server sends in `Problem.type`. The list is
+// documentation (and typed constants for generated code), not a closed set: later
+// versions may add types, and clients must accept them.
 // `/problems/malformed-request` (400) is a body that is not one JSON
 // value (trailing data included) or nests too deep;
 // `/problems/payload-too-large` (413) a body over the operation's limit;
@@ -433,6 +441,8 @@ type Session struct {
 	CreatedAt time.Time `json:"created_at"`
 
 	// Current Whether this is the session of the token making the request.
+	//
+	// Example: true
 	Current bool `json:"current"`
 
 	// ExpiresAt Example: 2026-12-28T17:50:00Z
@@ -511,6 +521,8 @@ type UserPage struct {
 	Items []User `json:"items"`
 
 	// NextCursor Pass as `cursor` for the next page; null on the last page.
+	//
+	// Example: eyJrIjoiVGhlIEhvYmJpdCIsImkiOiIwMTkzNmY0ZS04YzFhIn0c2lnbmF0dXJlLW9mLXRoZS1jdXJzb3I
 	NextCursor nullable.Nullable[string] `json:"next_cursor"`
 }
 
@@ -543,6 +555,12 @@ type SessionID = openapi_types.UUID
 
 // UserID defines model for UserID.
 type UserID = openapi_types.UUID
+
+// BadBodyRequest An RFC 9457 problem details document.
+type BadBodyRequest = Problem
+
+// BadBookRequest An RFC 9457 problem details document.
+type BadBookRequest = Problem
 
 // BadRequest An RFC 9457 problem details document.
 type BadRequest = Problem
@@ -1548,6 +1566,10 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	return m
 }
 
+type BadBodyRequestApplicationProblemPlusJSONResponse Problem
+
+type BadBookRequestApplicationProblemPlusJSONResponse Problem
+
 type BadRequestApplicationProblemPlusJSONResponse Problem
 
 type ConflictApplicationProblemPlusJSONResponse Problem
@@ -1643,18 +1665,18 @@ func (response GetRoot302Response) VisitGetRootResponse(w http.ResponseWriter) e
 	return nil
 }
 
-type GetRoot400ApplicationProblemPlusJSONResponse struct {
-	BadRequestApplicationProblemPlusJSONResponse
+type GetRoot500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
 }
 
-func (response GetRoot400ApplicationProblemPlusJSONResponse) VisitGetRootResponse(w http.ResponseWriter) error {
+func (response GetRoot500ApplicationProblemPlusJSONResponse) VisitGetRootResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(400)
+	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1688,22 +1710,6 @@ func (response GetJwks200JSONResponse) VisitGetJwksResponse(w http.ResponseWrite
 	return err
 }
 
-type GetJwks400ApplicationProblemPlusJSONResponse struct {
-	BadRequestApplicationProblemPlusJSONResponse
-}
-
-func (response GetJwks400ApplicationProblemPlusJSONResponse) VisitGetJwksResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(400)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
 type GetJwks500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -1716,6 +1722,23 @@ func (response GetJwks500ApplicationProblemPlusJSONResponse) VisitGetJwksRespons
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetJwks503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetJwks503ApplicationProblemPlusJSONResponse) VisitGetJwksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1744,7 +1767,7 @@ func (response Login200JSONResponse) VisitLoginResponse(w http.ResponseWriter) e
 }
 
 type Login400ApplicationProblemPlusJSONResponse struct {
-	BadRequestApplicationProblemPlusJSONResponse
+	BadBodyRequestApplicationProblemPlusJSONResponse
 }
 
 func (response Login400ApplicationProblemPlusJSONResponse) VisitLoginResponse(w http.ResponseWriter) error {
@@ -1939,6 +1962,23 @@ func (response Logout415ApplicationProblemPlusJSONResponse) VisitLogoutResponse(
 	return err
 }
 
+type Logout429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response Logout429ApplicationProblemPlusJSONResponse) VisitLogoutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type Logout500ApplicationProblemPlusJSONResponse struct {
 	InternalErrorApplicationProblemPlusJSONResponse
 }
@@ -1996,7 +2036,7 @@ func (response RefreshToken200JSONResponse) VisitRefreshTokenResponse(w http.Res
 }
 
 type RefreshToken400ApplicationProblemPlusJSONResponse struct {
-	BadRequestApplicationProblemPlusJSONResponse
+	BadBodyRequestApplicationProblemPlusJSONResponse
 }
 
 func (response RefreshToken400ApplicationProblemPlusJSONResponse) VisitRefreshTokenResponse(w http.ResponseWriter) error {
@@ -2141,7 +2181,7 @@ func (response RegisterUser201JSONResponse) VisitRegisterUserResponse(w http.Res
 }
 
 type RegisterUser400ApplicationProblemPlusJSONResponse struct {
-	BadRequestApplicationProblemPlusJSONResponse
+	BadBodyRequestApplicationProblemPlusJSONResponse
 }
 
 func (response RegisterUser400ApplicationProblemPlusJSONResponse) VisitRegisterUserResponse(w http.ResponseWriter) error {
@@ -2392,7 +2432,7 @@ func (response CreateBook201JSONResponse) VisitCreateBookResponse(w http.Respons
 }
 
 type CreateBook400ApplicationProblemPlusJSONResponse struct {
-	BadRequestApplicationProblemPlusJSONResponse
+	BadBookRequestApplicationProblemPlusJSONResponse
 }
 
 func (response CreateBook400ApplicationProblemPlusJSONResponse) VisitCreateBookResponse(w http.ResponseWriter) error {
@@ -2813,7 +2853,7 @@ func (response UpdateBook200JSONResponse) VisitUpdateBookResponse(w http.Respons
 }
 
 type UpdateBook400ApplicationProblemPlusJSONResponse struct {
-	BadRequestApplicationProblemPlusJSONResponse
+	BadBookRequestApplicationProblemPlusJSONResponse
 }
 
 func (response UpdateBook400ApplicationProblemPlusJSONResponse) VisitUpdateBookResponse(w http.ResponseWriter) error {
@@ -2995,18 +3035,18 @@ func (response GetHealth200JSONResponse) VisitGetHealthResponse(w http.ResponseW
 	return err
 }
 
-type GetHealth400ApplicationProblemPlusJSONResponse struct {
-	BadRequestApplicationProblemPlusJSONResponse
+type GetHealth500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
 }
 
-func (response GetHealth400ApplicationProblemPlusJSONResponse) VisitGetHealthResponse(w http.ResponseWriter) error {
+func (response GetHealth500ApplicationProblemPlusJSONResponse) VisitGetHealthResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(400)
+	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3038,18 +3078,18 @@ func (response GetOpenApiSpec200ApplicationyamlResponse) VisitGetOpenApiSpecResp
 	return err
 }
 
-type GetOpenApiSpec400ApplicationProblemPlusJSONResponse struct {
-	BadRequestApplicationProblemPlusJSONResponse
+type GetOpenApiSpec500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
 }
 
-func (response GetOpenApiSpec400ApplicationProblemPlusJSONResponse) VisitGetOpenApiSpecResponse(w http.ResponseWriter) error {
+func (response GetOpenApiSpec500ApplicationProblemPlusJSONResponse) VisitGetOpenApiSpecResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(400)
+	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3075,18 +3115,18 @@ func (response GetReadiness200JSONResponse) VisitGetReadinessResponse(w http.Res
 	return err
 }
 
-type GetReadiness400ApplicationProblemPlusJSONResponse struct {
-	BadRequestApplicationProblemPlusJSONResponse
+type GetReadiness500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
 }
 
-func (response GetReadiness400ApplicationProblemPlusJSONResponse) VisitGetReadinessResponse(w http.ResponseWriter) error {
+func (response GetReadiness500ApplicationProblemPlusJSONResponse) VisitGetReadinessResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(400)
+	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4229,7 +4269,7 @@ func (response SetUserPassword500ApplicationProblemPlusJSONResponse) VisitSetUse
 }
 
 type SetUserPassword503ApplicationProblemPlusJSONResponse struct {
-	ServiceUnavailableApplicationProblemPlusJSONResponse
+	PasswordCheckUnavailableApplicationProblemPlusJSONResponse
 }
 
 func (response SetUserPassword503ApplicationProblemPlusJSONResponse) VisitSetUserPasswordResponse(w http.ResponseWriter) error {

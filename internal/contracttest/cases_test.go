@@ -89,6 +89,9 @@ func errorCases() []contractCase {
 		}},
 
 		// refreshToken
+		{op: "refreshToken", status: 400, name: "empty refresh token", around: aroundInvalid, run: func(t *testing.T, f *fixture, c *oapi.Client) (*http.Response, error) {
+			return c.RefreshToken(t.Context(), oapi.RefreshRequest{RefreshToken: ""})
+		}},
 		{op: "refreshToken", status: 401, name: "unknown refresh token", run: func(t *testing.T, f *fixture, c *oapi.Client) (*http.Response, error) {
 			return c.RefreshToken(t.Context(), oapi.RefreshRequest{RefreshToken: "bsr_not-a-refresh-token"})
 		}},
@@ -122,7 +125,7 @@ func errorCases() []contractCase {
 			token := "bsr_not-a-refresh-token"
 			return c.Logout(t.Context(), oapi.LogoutRequest{RefreshToken: &token})
 		}},
-		{op: "logout", status: 429, name: "refresh token from a throttled address", known: "issue 11: the server sends 429 on logout, the spec does not declare it", run: func(t *testing.T, f *fixture, c *oapi.Client) (*http.Response, error) {
+		{op: "logout", status: 429, name: "refresh token from a throttled address", run: func(t *testing.T, f *fixture, c *oapi.Client) (*http.Response, error) {
 			const ip = "198.51.100.4"
 			fill(t, f, limits.RefreshPerIP, http.StatusUnauthorized, func(direct *oapi.Client) (*http.Response, error) {
 				return direct.RefreshToken(t.Context(), oapi.RefreshRequest{RefreshToken: "bsr_not-a-refresh-token"}, fromAddress(ip))

@@ -17,6 +17,8 @@ import (
 type specOperation struct {
 	id, method, path string
 	op               *openapi3.Operation
+	// params are the path item's parameters and the operation's.
+	params openapi3.Parameters
 }
 
 func specOperations(t *testing.T) []specOperation {
@@ -30,7 +32,8 @@ func specOperations(t *testing.T) []specOperation {
 	for path, item := range spec.Paths.Map() {
 		for method, op := range item.Operations() {
 			concrete := param.ReplaceAllString(path, "01936f4e-8c1a-7d2b-9f3e-5a6b7c8d9e0f")
-			ops = append(ops, specOperation{op.OperationID, method, concrete, op})
+			params := append(append(openapi3.Parameters{}, item.Parameters...), op.Parameters...)
+			ops = append(ops, specOperation{op.OperationID, method, concrete, op, params})
 		}
 	}
 	return ops

@@ -165,35 +165,36 @@ func (s *Server) observe(next http.Handler) http.Handler {
 
 // authenticate reads the access token (Authorization: Bearer, or the
 // seed's x-access-tokens header), verifies it and the session, and puts the
-// caller in the request context. It never refuses a request by itself
-// (public operations ignore a bad token): the validator's security check
-// does, from the spec. The exceptions are a contradictory pair of headers
-// (400) and a database that cannot answer (503).
-func (s *Server) authenticate(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token, err := accessTokenFrom(r.Header)
-		if err != nil {
-			writeProblem(w, r, s.log, err)
-			return
-		}
-		info := requestInfoFrom(r.Context())
-		info.basicUser, info.basicPassword, info.hasBasic = r.BasicAuth()
-		if token != "" {
-			info.tokenSent = true
-			p, err := s.verifyAccessToken(r.Context(), token)
-			switch {
-			case errors.Is(err, bookstore.ErrUnavailable):
-				writeProblem(w, r, s.log, err)
-				return
-			case err != nil:
-				info.authErr = err
-				s.log.DebugContext(r.Context(), "access token refused", "request_id", info.id, "reason", err)
-			default:
-				info.principal = &p
-			}
-		}
-		next.ServeHTTP(w, r)
-	})
+// caller in the request context. The validator calls it only for the
+// operations whose security takes a token: a public operation never looks
+// at one, so a token sent to /healthz costs nothing and cannot fail it. It
+// does not refuse a missing or rejected token by itself (logout takes either
+// a token or a refresh token): the validator's security check does, from the
+// spec. The exceptions are a contradictory pair of headers (400), an empty
+// bearer token (401) and a database that cannot answer (503). It reports
+// whether the request goes on.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, info *requestInfo) bool {
+	token, err := accessTokenFrom(r.Header)
+	if err != nil {
+		writeProblem(w, r, s.log, err)
+		return false
+	}
+	if token == "" {
+		return true
+	}
+	info.tokenSent = true
+	p, err := s.verifyAccessToken(r.Context(), token)
+	switch {
+	case errors.Is(err, bookstore.ErrUnavailable):
+		writeProblem(w, r, s.log, err)
+		return false
+	case err != nil:
+		info.authErr = err
+		s.log.DebugContext(r.Context(), "access token refused", "request_id", info.id, "reason", err)
+	default:
+		info.principal = &p
+	}
+	return true
 }
 
 func (s *Server) verifyAccessToken(ctx context.Context, token string) (bookstore.Principal, error) {

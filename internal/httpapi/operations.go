@@ -23,14 +23,22 @@ func (s *Server) GetReadiness(ctx context.Context, _ oapi.GetReadinessRequestObj
 }
 
 func (s *Server) GetOpenApiSpec(context.Context, oapi.GetOpenApiSpecRequestObject) (oapi.GetOpenApiSpecResponseObject, error) {
+	return specDocument(), nil
+}
+
+// specDocument is GET /openapi.yaml's answer; it needs no database, so the
+// starting handler serves it too.
+func specDocument() oapi.GetOpenApiSpec200ApplicationyamlResponse {
 	return oapi.GetOpenApiSpec200ApplicationyamlResponse{
 		Body:          bytes.NewReader(api.OpenAPIYAML),
 		ContentLength: int64(len(api.OpenAPIYAML)),
-	}, nil
+	}
 }
 
 // GetRoot sends a browser pointed at the server to the documentation. 302
 // rather than a permanent redirect: clients must not cache that / is docs.
 func (s *Server) GetRoot(context.Context, oapi.GetRootRequestObject) (oapi.GetRootResponseObject, error) {
-	return oapi.GetRoot302Response{Headers: oapi.GetRoot302ResponseHeaders{Location: docsPath}}, nil
+	return toDocs, nil
 }
+
+var toDocs = oapi.GetRoot302Response{Headers: oapi.GetRoot302ResponseHeaders{Location: docsPath}}

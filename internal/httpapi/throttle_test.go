@@ -164,6 +164,9 @@ func TestOtherThrottles(t *testing.T) {
 		}
 		res, body := api.do("POST", "/auth/refresh", jsonHeader(""), `{"refresh_token":"`+alice.Refresh+`"}`)
 		assertThrottled(t, res, body)
+		// Logging out by refresh token counts against the same limit.
+		res, body = api.do("POST", "/auth/logout", jsonHeader(""), `{"refresh_token":"`+alice.Refresh+`"}`)
+		assertThrottled(t, res, body)
 	})
 	t.Run("wrong current passwords per user", func(t *testing.T) {
 		for range 3 {

@@ -25,10 +25,11 @@ import (
 type validator struct {
 	router  routers.Router
 	options *openapi3filter.Options
+	// takesToken holds the operations whose security accepts an access
+	// token; authenticate runs for those alone.
+	takesToken map[*openapi3.Operation]bool
 	// bodyLimits holds the operations that take a body, with their limits.
 	bodyLimits map[*openapi3.Operation]bodyLimits
-	// gate holds back the sessions that must change their password first.
-	gate passwordChangeGate
 }
 
 // RegisterFormats teaches kin-openapi the string formats the spec uses that
@@ -46,22 +47,46 @@ func newValidator(spec *openapi3.T) (*validator, error) {
 		return nil, fmt.Errorf("route the spec: %w", err)
 	}
 	limits := map[*openapi3.Operation]bodyLimits{}
+	takesToken := map[*openapi3.Operation]bool{}
 	for _, item := range spec.Paths.Map() {
 		for _, op := range item.Operations() {
 			if lim, ok := bodyLimitsOf(op); ok {
 				limits[op] = lim
 			}
+			takesToken[op] = acceptsAccessToken(spec, op)
 		}
 	}
 	return &validator{
 		router:     router,
 		bodyLimits: limits,
-		gate:       newPasswordChangeGate(spec),
+		takesToken: takesToken,
 		options: &openapi3filter.Options{
 			MultiError:         true,
 			AuthenticationFunc: requireCaller,
 		},
 	}, nil
+}
+
+// acceptsAccessToken reports whether op's security (or the spec's global
+// security) names a scheme that carries an access token: a bearer token or
+// the seed's API-key header. HTTP Basic (login) carries none.
+func acceptsAccessToken(spec *openapi3.T, op *openapi3.Operation) bool {
+	security := spec.Security
+	if op.Security != nil {
+		security = *op.Security
+	}
+	for _, req := range security {
+		for name := range req {
+			scheme := spec.Components.SecuritySchemes[name]
+			if scheme == nil || scheme.Value == nil {
+				continue
+			}
+			if scheme.Value.Type == "apiKey" || scheme.Value.Type == "http" && strings.EqualFold(scheme.Value.Scheme, "bearer") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 var errNoCaller = errors.New("no authenticated caller")
@@ -107,6 +132,10 @@ func (v *validator) middleware(s *Server, next http.Handler) http.Handler {
 		info := requestInfoFrom(r.Context())
 		info.route = route.Path
 		info.operationID = route.Operation.OperationID
+		info.basicUser, info.basicPassword, info.hasBasic = r.BasicAuth()
+		if v.takesToken[route.Operation] && !s.authenticate(w, r, info) {
+			return
+		}
 		in := &openapi3filter.RequestValidationInput{Request: r, PathParams: params, Route: route, Options: v.options}
 
 		// A caller the operation does not admit is refused before a byte of
@@ -127,7 +156,7 @@ func (v *validator) middleware(s *Server, next http.Handler) http.Handler {
 			writeProblem(w, r, s.log, validationProblem(info, err))
 			return
 		}
-		if p := v.gate.check(r.Context(), info.operationID); p != nil {
+		if p := passwordChangeRequired(r.Context(), info.operationID); p != nil {
 			writeProblem(w, r, s.log, p)
 			return
 		}

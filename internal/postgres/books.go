@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -203,7 +204,10 @@ func (db *DB) DeleteBook(ctx context.Context, id uuid.UUID, check func(bookstore
 		}
 		n, err := q.DeleteBook(ctx, pgdb.DeleteBookParams{ID: id, Version: row.Version})
 		if err == nil && n == 0 {
-			return bookstore.Errorf(bookstore.ErrConflict, msgBookChangedNow)
+			// Cannot happen while this transaction holds the row lock: a
+			// broken invariant, not a conflict a client could resolve (so a
+			// 500, never an undeclared 409).
+			return fmt.Errorf("delete book %s: no row at version %d although it was locked", id, row.Version)
 		}
 		return err
 	})

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -182,7 +183,10 @@ func (db *DB) DeleteBook(ctx context.Context, id uuid.UUID, check func(bookstore
 		}
 		n, err := q.DeleteBook(ctx, sqlitedb.DeleteBookParams{ID: id, Version: row.Version})
 		if err == nil && n == 0 {
-			return bookstore.Errorf(bookstore.ErrConflict, msgBookChangedNow)
+			// Cannot happen while this transaction holds the write lock: a
+			// broken invariant, not a conflict a client could resolve (so a
+			// 500, never an undeclared 409).
+			return fmt.Errorf("delete book %s: no row at version %d although it was locked", id, row.Version)
 		}
 		return err
 	})
