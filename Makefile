@@ -70,9 +70,9 @@ lint: vet check-generated importcheck spec-lint spec-ogen
 vet:
 	$(GO) vet ./...
 
-# The dependency rule of STYLE.md ("Imports flow one way").
+# The import rule of ARCHITECTURE.md ("The import rule").
 importcheck:
-	$(GO) run ./internal/tools/importcheck
+	$(GO) run ./cmd/importcheck
 
 # The spec against Redocly's recommended rules, every warning an error, and
 # the RFC 9457 problem-details rule (redocly.yaml). Needs npx (Node.js).
@@ -150,14 +150,14 @@ image-check:
 
 # Performance (issue 6); BENCHMARKS.md explains the figures.
 # bench: the load benchmark against the real binary and the bare baseline
-# (internal/bench/loadbench; about two minutes), results in BENCHMARKS.md.
+# (cmd/loadbench; about two minutes), results in BENCHMARKS.md.
 # With BOOKSTORE_DATABASE_URL=postgres://... it runs against PostgreSQL too.
 # bench-growth: list, get and q at 1,000 and 1,100,000 books (a few minutes).
 # bench-flood: a login flood beside a reader (internal/faults).
 # bench-bodies: a flood of large JSON bodies beside a reader (internal/faults).
 # bench-micro: the testing.B benchmarks next to the code.
 # bench drives list, get, create, login and the baseline with wrk
-# (internal/bench/wrk/bench.lua; installed from Debian when missing and
+# (cmd/loadbench/bench.lua; installed from Debian when missing and
 # running as root), update and refresh with the Go client; -driver go uses
 # the Go client for all. Medians of repeated runs: -repeat 3.
 # Flags go in BENCH_FLAGS, e.g. a smoke run: make bench BENCH_FLAGS='-duration 2s -warmup 500ms'.
@@ -166,7 +166,7 @@ BENCH_FLAGS ?=
 .PHONY: bench bench-growth bench-micro bench-flood bench-bodies wrk
 
 bench: wrk
-	$(GO) run ./internal/bench/loadbench $(BENCH_FLAGS)
+	$(GO) run ./cmd/loadbench $(BENCH_FLAGS)
 
 wrk:
 	@command -v wrk >/dev/null || { \
@@ -174,7 +174,7 @@ wrk:
 		else echo 'make bench needs wrk: apt-get install -y wrk (as root), or BENCH_FLAGS=-driver go' >&2; exit 1; fi; }
 
 bench-growth:
-	$(GO) run ./internal/bench/loadbench -growth $(BENCH_FLAGS)
+	$(GO) run ./cmd/loadbench -growth $(BENCH_FLAGS)
 
 # 200 clients sending wrong passwords while a logged-in user lists books:
 # the user's p50/p99, the flood's rate and the server's peak RSS.

@@ -200,10 +200,10 @@ func (s standardReport) markdown() string {
 	if cfg.repeat > 1 {
 		runs = fmt.Sprintf("median of %d runs (by req/s)", cfg.repeat)
 	}
-	generator := "the Go net/http client of `internal/bench/loadbench`, one worker per connection"
+	generator := "the Go net/http client of `cmd/loadbench`, one worker per connection"
 	if useWrk {
-		generator = fmt.Sprintf("`wrk -t%d -c%d` with `internal/bench/wrk/bench.lua` for the rows marked (wrk) below, "+
-			"the Go net/http client of `internal/bench/loadbench` for the others (update and refresh follow a chain of responses)", wrkThreads, cfg.conc)
+		generator = fmt.Sprintf("`wrk -t%d -c%d` with `cmd/loadbench/bench.lua` for the rows marked (wrk) below, "+
+			"the Go net/http client of `cmd/loadbench` for the others (update and refresh follow a chain of responses)", wrkThreads, cfg.conc)
 	}
 	fmt.Fprintf(&b, "Load: %d keep-alive connections, %v warm-up + %v measured per scenario, %s. "+
 		"The load generator (%s) runs on the same %d cores as the server: "+

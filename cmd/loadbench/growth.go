@@ -72,7 +72,7 @@ func runGrowth(ctx context.Context, cfg config) error {
 	}
 	big := users[growthLoadUsers]
 	big.name = "g" + runID + "_big"
-	a := &api{base: srv.url(), client: newClient(cfg.conc)}
+	a := newAPI(srv.url(), newClient(cfg.conc))
 	logf("growth: registering %d users over HTTP", len(users))
 	if err := seedUsers(ctx, a, users, 0); err != nil {
 		return err
@@ -159,7 +159,7 @@ func growthMeasure(ctx context.Context, cfg config, ws *workspace, dbPath string
 		return nil, err
 	}
 	defer srv.stop()
-	a := &api{base: srv.url(), client: newClient(cfg.conc)}
+	a := newAPI(srv.url(), newClient(cfg.conc))
 	base := a.base
 	userOf := func(w int) *user { return loadUsers[w%len(loadUsers)] }
 	one := func(path string) func(int) ([]*http.Request, error) {

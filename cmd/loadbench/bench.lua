@@ -1,5 +1,5 @@
--- The wrk script of `make bench` (internal/bench/loadbench runs it as
--- `wrk -t2 -c32 -d10s -s internal/bench/wrk/bench.lua URL`).
+-- The wrk script of `make bench` (cmd/loadbench runs it as
+-- `wrk -t2 -c32 -d10s -s cmd/loadbench/bench.lua URL`).
 --
 -- BENCH_MODE picks the request; BENCH_DATA names a file of one line per
 -- caller, which the requests take in turn:

@@ -27,7 +27,7 @@ import (
 var (
 	useWrk     bool   // -driver wrk
 	wrkThreads int    // -wrk-threads
-	wrkScript  string // internal/bench/wrk/bench.lua of the module
+	wrkScript  string // cmd/loadbench/bench.lua of the module
 )
 
 // wrkPlan is how wrk drives a scenario: the server, the mode of bench.lua
@@ -117,4 +117,4 @@ func driveWrk(ctx context.Context, sc scenario, conc int, warmup, dur time.Durat
 func us(f float64) time.Duration { return time.Duration(f * float64(time.Microsecond)) }
 
 // wrkPath is bench.lua in the module at root.
-func wrkPath(root string) string { return filepath.Join(root, "internal", "bench", "wrk", "bench.lua") }
+func wrkPath(root string) string { return filepath.Join(root, "cmd", "loadbench", "bench.lua") }

@@ -8,7 +8,15 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+
+	"github.com/bookstore/bookstore/gen/oapi"
 )
+
+// credentials is the JSON body of a login as the spec has it.
+func credentials(u *user) []byte {
+	b, _ := json.Marshal(oapi.LoginRequest{Username: u.name, Password: u.password})
+	return b
+}
 
 // The measured loops keep the client cheap: GET requests are built once per
 // worker and sent again and again; bodies and header values are prepared
@@ -179,7 +187,7 @@ func standardScenarios(ctx context.Context, a *api, users []*user) map[string]sc
 				if err != nil {
 					return status, err
 				}
-				var next tokenPair
+				var next oapi.TokenPair
 				if status == http.StatusOK && json.Unmarshal(buf.Bytes(), &next) == nil && next.RefreshToken != "" {
 					refresh = next.RefreshToken
 				} else if tp, err := a.login(ctx, u); err == nil {

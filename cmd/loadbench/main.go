@@ -1,5 +1,5 @@
 // Command loadbench is `make bench`: it builds the bookstore server and the
-// baseline (internal/bench/baseline), starts each as its own process on a
+// baseline (cmd/baseline), starts each as its own process on a
 // free 127.0.0.1 port, seeds the bookstore over HTTP, drives every scenario
 // at a fixed concurrency and reports requests/s, latency, errors, the
 // server's CPU per request and memory, each next to the baseline's
@@ -142,7 +142,7 @@ func newWorkspace(ctx context.Context, keep bool) (*workspace, func(), error) {
 	ws := &workspace{root: filepath.Dir(gomod), dir: dir,
 		server: filepath.Join(dir, "bookstore"), baseline: filepath.Join(dir, "baseline")}
 	wrkScript = wrkPath(ws.root)
-	for _, b := range []struct{ out, pkg string }{{ws.server, "./cmd/bookstore"}, {ws.baseline, "./internal/bench/baseline"}} {
+	for _, b := range []struct{ out, pkg string }{{ws.server, "./cmd/bookstore"}, {ws.baseline, "./cmd/baseline"}} {
 		logf("go build -o %s %s", b.out, b.pkg)
 		cmd := exec.CommandContext(ctx, "go", "build", "-o", b.out, b.pkg)
 		cmd.Dir = ws.root

@@ -19,6 +19,7 @@ import (
 	"github.com/google/uuid"
 	"golang.org/x/crypto/argon2"
 
+	"github.com/bookstore/bookstore/gen/oapi"
 	"github.com/bookstore/bookstore/internal/auth"
 )
 
@@ -135,7 +136,7 @@ func runSuite(ctx context.Context, cfg config, ws *workspace, backend, databaseU
 			password: fmt.Sprintf("bench %s glacier umbrella %03d", runID, i),
 		}
 	}
-	a := &api{base: srv.url(), client: newClient(cfg.conc)}
+	a := newAPI(srv.url(), newClient(cfg.conc))
 	t0 := time.Now()
 	if err := seedUsers(ctx, a, users, cfg.books); err != nil {
 		return out, fmt.Errorf("%s: seed: %w", backend, err)
@@ -144,9 +145,11 @@ func runSuite(ctx context.Context, cfg config, ws *workspace, backend, databaseU
 	out.SeedNote = fmt.Sprintf("%d users registered and logged in over HTTP (%d at a time), %d books each created over HTTP",
 		cfg.users, seedConc, cfg.books)
 	logf("%s: seeded %d users × %d books in %.1f s", backend, cfg.users, cfg.books, out.Seed.Seconds())
-	if out.page, err = a.listRaw(ctx, users[0].access, ""); err != nil {
+	first, err := a.listPage(ctx, users[0].access, oapi.ListBooksParams{})
+	if err != nil {
 		return out, err
 	}
+	out.page = first.Body
 
 	// A fresh process for the measurements: seeding ran 2 × users argon2id
 	// hashes (19 MiB each), whose memory the runtime returns to the OS only
@@ -162,7 +165,7 @@ func runSuite(ctx context.Context, cfg config, ws *workspace, backend, databaseU
 	if srv, err = ws.startBookstore(ctx, databaseURL, cfg.logLevel); err != nil {
 		return out, err
 	}
-	a = &api{base: srv.url(), client: newClient(cfg.conc)}
+	a = newAPI(srv.url(), newClient(cfg.conc))
 	scs := standardScenarios(ctx, a, users)
 	byName := map[string][]result{}
 	for rep := range cfg.repeat {
@@ -175,7 +178,7 @@ func runSuite(ctx context.Context, cfg config, ws *workspace, backend, databaseU
 			if srv, err = ws.startBookstore(ctx, databaseURL, cfg.logLevel); err != nil {
 				return out, err
 			}
-			a = &api{base: srv.url(), client: newClient(cfg.conc)}
+			a = newAPI(srv.url(), newClient(cfg.conc))
 			scs = standardScenarios(ctx, a, users)
 		}
 		for _, name := range cfg.scenarios {
