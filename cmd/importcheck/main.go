@@ -44,8 +44,10 @@ func rules() []rule {
 		{pkg: "internal/bookstore", external: []string{"github.com/google/uuid"}},
 		{pkg: "internal/auth", may: []string{"internal/bookstore"}},
 		{pkg: "internal/httpapi", may: []string{"internal/bookstore", "internal/auth", "gen/oapi", "api"}},
-		{pkg: "internal/sqlite", may: []string{"internal/bookstore", "gen/sqlitedb", "sql"}},
-		{pkg: "internal/postgres", may: []string{"internal/bookstore", "gen/pgdb", "sql"}},
+		{pkg: "internal/sqlite", may: []string{"internal/bookstore", "internal/keyset", "gen/sqlitedb", "sql"}},
+		{pkg: "internal/postgres", may: []string{"internal/bookstore", "internal/keyset", "gen/pgdb", "sql"}},
+		// The keyset-paged SELECT both adapters build: plain SQL text.
+		{pkg: "internal/keyset", external: stdOnly},
 		{pkg: "internal/storetest", may: []string{"internal/bookstore"}},
 		// Decorates the store with spans, in domain terms.
 		{pkg: "internal/tracing", may: []string{"internal/bookstore"}},

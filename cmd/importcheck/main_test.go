@@ -36,8 +36,8 @@ func TestCheck(t *testing.T) {
 		"cmd/bookstore imports gen/oapi: it may import only internal/..., api, sql of this module",
 		"client imports internal/auth: it may import only gen/oapi of this module",
 		"client imports github.com/golang-jwt/jwt/v5: it may import only the standard library and github.com/google/uuid, go.opentelemetry.io/otel",
-		"internal/sqlite imports internal/httpapi: it may import only internal/bookstore, gen/sqlitedb, sql of this module",
-		"internal/sqlite imports gen/oapi: it may import only internal/bookstore, gen/sqlitedb, sql of this module",
+		"internal/sqlite imports internal/httpapi: it may import only internal/bookstore, internal/keyset, gen/sqlitedb, sql of this module",
+		"internal/sqlite imports gen/oapi: it may import only internal/bookstore, internal/keyset, gen/sqlitedb, sql of this module",
 		"cmd/baseline imports gen/sqlitedb: it may import only internal/..., api, sql of this module",
 		"cmd/loadbench imports gen/pgdb: it may import only internal/..., api, sql, gen/oapi of this module",
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/bookstore/bookstore/gen/pgdb"
 	"github.com/bookstore/bookstore/internal/bookstore"
+	"github.com/bookstore/bookstore/internal/keyset"
 )
 
 const (
@@ -77,8 +77,8 @@ func createBook(ctx context.Context, q *pgdb.Queries, b bookstore.Book, key *boo
 		PriceCents:    b.PriceCents,
 		Isbn:          b.ISBN,
 		PublishedYear: year,
-		CreatedAt:     ms(b.CreatedAt),
-		UpdatedAt:     ms(b.UpdatedAt),
+		CreatedAt:     toDB(b.CreatedAt),
+		UpdatedAt:     toDB(b.UpdatedAt),
 	})
 	if err != nil {
 		return bookstore.Book{}, err
@@ -90,7 +90,7 @@ func createBook(ctx context.Context, q *pgdb.Queries, b bookstore.Book, key *boo
 // or returns the book an earlier request with key made (found), or
 // ErrConflict when that request had another body or its book is gone.
 func claimIdempotencyKey(ctx context.Context, q *pgdb.Queries, b bookstore.Book, key bookstore.IdempotencyKey) (replay bookstore.Book, found bool, err error) {
-	expired := ms(b.CreatedAt.Add(-idempotencyTTL))
+	expired := toDB(b.CreatedAt.Add(-idempotencyTTL))
 	if err := q.DeleteExpiredIdempotencyKeys(ctx, pgdb.DeleteExpiredIdempotencyKeysParams{
 		Before: expired, MaxRows: expireBatch,
 	}); err != nil {
@@ -101,7 +101,7 @@ func claimIdempotencyKey(ctx context.Context, q *pgdb.Queries, b bookstore.Book,
 		Key:           key.Key,
 		Fingerprint:   key.Fingerprint,
 		BookID:        b.ID,
-		CreatedAt:     ms(b.CreatedAt),
+		CreatedAt:     toDB(b.CreatedAt),
 		ExpiredBefore: expired,
 	})
 	if err == nil {
@@ -130,7 +130,7 @@ func claimIdempotencyKey(ctx context.Context, q *pgdb.Queries, b bookstore.Book,
 }
 
 func (db *DB) FindBookByID(ctx context.Context, id uuid.UUID) (bookstore.Book, error) {
-	row, err := db.q.FindBookByID(ctx, id)
+	row, err := db.r.FindBookByID(ctx, id)
 	if err != nil {
 		return bookstore.Book{}, mapErr(err, msgBookNotFound, "")
 	}
@@ -171,7 +171,7 @@ func (db *DB) UpdateBook(ctx context.Context, id uuid.UUID, change func(*booksto
 			PriceCents:    b.PriceCents,
 			Isbn:          b.ISBN,
 			PublishedYear: year,
-			UpdatedAt:     ms(b.UpdatedAt),
+			UpdatedAt:     toDB(b.UpdatedAt),
 		})
 		if errors.Is(err, pgx.ErrNoRows) {
 			// Cannot happen while this transaction holds the row
@@ -244,13 +244,13 @@ func (db *DB) ListBooks(ctx context.Context, f bookstore.BookFilter) ([]bookstor
 	return books, nil
 }
 
-// bookOrder is a sort's column, direction and the keyset value it takes from
-// the last book of the previous page. Each has an index per owner and one
-// across owners (see 00001_init.sql), both ending in id.
+// bookOrder is a sort's order, the keyset value it takes from the last book
+// of the previous page, and how that value's placeholder is wrapped. Each has
+// an index per owner and one across owners (see 00001_init.sql), both ending
+// in id.
 type bookOrder struct {
-	column string
-	desc   bool
-	after  func(bookstore.Book) any
+	keyset.Order
+	after func(bookstore.Book) any
 	// param wraps the placeholder of the after value: title_key holds the
 	// folded title, so the title is folded the same way in SQL.
 	param string
@@ -259,16 +259,16 @@ type bookOrder struct {
 const foldedParam = `lower(%s::text COLLATE "C")` // as title_key and username_key are computed
 
 var bookOrders = map[bookstore.BookSort]bookOrder{
-	bookstore.SortTitle:          {"title_key", false, afterTitle, foldedParam},
-	bookstore.SortTitleDesc:      {"title_key", true, afterTitle, foldedParam},
-	bookstore.SortCreatedAt:      {"created_at", false, afterCreatedAt, "%s"},
-	bookstore.SortCreatedAtDesc:  {"created_at", true, afterCreatedAt, "%s"},
-	bookstore.SortPriceCents:     {"price_cents", false, afterPriceCents, "%s"},
-	bookstore.SortPriceCentsDesc: {"price_cents", true, afterPriceCents, "%s"},
+	bookstore.SortTitle:          {keyset.Order{Column: "title_key"}, afterTitle, foldedParam},
+	bookstore.SortTitleDesc:      {keyset.Order{Column: "title_key", Desc: true}, afterTitle, foldedParam},
+	bookstore.SortCreatedAt:      {keyset.Order{Column: "created_at"}, afterCreatedAt, "%s"},
+	bookstore.SortCreatedAtDesc:  {keyset.Order{Column: "created_at", Desc: true}, afterCreatedAt, "%s"},
+	bookstore.SortPriceCents:     {keyset.Order{Column: "price_cents"}, afterPriceCents, "%s"},
+	bookstore.SortPriceCentsDesc: {keyset.Order{Column: "price_cents", Desc: true}, afterPriceCents, "%s"},
 }
 
 func afterTitle(b bookstore.Book) any      { return b.Title }
-func afterCreatedAt(b bookstore.Book) any  { return ms(b.CreatedAt) }
+func afterCreatedAt(b bookstore.Book) any  { return toDB(b.CreatedAt) }
 func afterPriceCents(b bookstore.Book) any { return b.PriceCents }
 
 const bookColumns = "id, owner_id, title, title_key, author, publisher, price_cents, isbn, published_year, version, created_at, updated_at"
@@ -290,17 +290,11 @@ func listBooksQuery(f bookstore.BookFilter) (string, []any, error) {
 		return "", nil, bookstore.Invalid("unknown sort order",
 			bookstore.FieldError{Field: "sort", Message: "unknown sort order"})
 	}
-	var where []string
-	var args []any
-	// param binds v and returns its placeholder.
-	param := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
-	fold := func(v string) string { return strings.Replace(foldedParam, "%s", param(v), 1) }
+	q := keyset.New(keyset.Dollar)
+	fold := func(v string) string { return strings.Replace(foldedParam, "%s", q.Param(v), 1) }
 
 	if f.OwnerID != nil {
-		where = append(where, "owner_id = "+param(*f.OwnerID))
+		q.Where("owner_id = ", q.Param(*f.OwnerID))
 	}
 	switch {
 	case utf8.RuneCountInString(f.Query) >= 3:
@@ -310,36 +304,24 @@ func listBooksQuery(f bookstore.BookFilter) (string, []any, error) {
 		// result is exactly strpos's below. Both sides fold ASCII case,
 		// like SQLite's LIKE; folding leaves the escapes alone.
 		p := fold(likePattern(f.Query))
-		where = append(where, `(title_key LIKE `+p+` OR lower(author COLLATE "C") LIKE `+p+`)`)
+		q.Where(`(title_key LIKE `, p, ` OR lower(author COLLATE "C") LIKE `, p, `)`)
 	case f.Query != "":
 		// No trigram to look up: a scan. strpos matches a literal
 		// substring, with no wildcards to escape.
-		q := fold(f.Query)
-		where = append(where, `(strpos(title_key, `+q+`) > 0 OR strpos(lower(author COLLATE "C"), `+q+`) > 0)`)
+		v := fold(f.Query)
+		q.Where(`(strpos(title_key, `, v, `) > 0 OR strpos(lower(author COLLATE "C"), `, v, `) > 0)`)
 	}
 	if f.Author != "" {
 		// The expression of the books_owner_author index.
-		where = append(where, `lower(author COLLATE "C") = `+fold(f.Author))
-	}
-	dir, cmp := "ASC", ">"
-	if order.desc {
-		dir, cmp = "DESC", "<"
+		q.Where(`lower(author COLLATE "C") = `, fold(f.Author))
 	}
 	if f.After != nil {
-		// A row comparison matches the ORDER BY exactly (title_key is
-		// COLLATE "C", so both compare bytes), and PostgreSQL turns it into
-		// an index range: the page starts with a seek, not a scan.
-		after := strings.Replace(order.param, "%s", param(order.after(*f.After)), 1)
-		where = append(where, "("+order.column+", id) "+cmp+" ("+after+", "+param(f.After.ID)+")")
+		// title_key is COLLATE "C", so the row comparison and ORDER BY
+		// both compare bytes.
+		q.After(order.Order, strings.Replace(order.param, "%s", q.Param(order.after(*f.After)), 1), f.After.ID)
 	}
-
-	var sb strings.Builder
-	sb.WriteString("SELECT " + bookColumns + " FROM books")
-	if len(where) > 0 {
-		sb.WriteString(" WHERE " + strings.Join(where, " AND "))
-	}
-	sb.WriteString(" ORDER BY " + order.column + " " + dir + ", id " + dir + " LIMIT " + param(maxRows(f.Limit)))
-	return sb.String(), args, nil
+	query, args := q.SQL(bookColumns, "books", order.Order, maxRows(f.Limit))
+	return query, args, nil
 }
 
 func bookFromRow(r pgdb.Book) bookstore.Book {

@@ -11,7 +11,7 @@ import (
 )
 
 func (db *DB) SetPasswordChangeRequired(ctx context.Context, id uuid.UUID, required bool) error {
-	n, err := db.q.SetPasswordChangeRequired(ctx, pgdb.SetPasswordChangeRequiredParams{ID: id, Required: required})
+	n, err := db.w.SetPasswordChangeRequired(ctx, pgdb.SetPasswordChangeRequiredParams{ID: id, Required: required})
 	if err != nil {
 		return mapErr(err, msgUserNotFound, "")
 	}
@@ -29,7 +29,7 @@ func (db *DB) ImportUser(ctx context.Context, u bookstore.User, source, sourceID
 	err := db.inTx(ctx, func(q *pgdb.Queries) error {
 		created = false
 		n, err := q.RecordImportedAccount(ctx, pgdb.RecordImportedAccountParams{
-			Source: source, SourceID: sourceID, UserID: u.ID, ImportedAt: ms(now),
+			Source: source, SourceID: sourceID, UserID: u.ID, ImportedAt: toDB(now),
 		})
 		if err != nil || n == 0 {
 			return err

@@ -18,7 +18,7 @@ const (
 )
 
 func (db *DB) SigningKeys(ctx context.Context) ([]bookstore.SigningKey, error) {
-	rows, err := db.q.SigningKeys(ctx)
+	rows, err := db.r.SigningKeys(ctx)
 	if err != nil {
 		return nil, mapErr(err, "", "")
 	}
@@ -36,7 +36,7 @@ func (db *DB) SigningKeys(ctx context.Context) ([]bookstore.SigningKey, error) {
 }
 
 func (db *DB) AddSigningKey(ctx context.Context, k bookstore.SigningKey) error {
-	return mapErr(addSigningKey(ctx, db.q, k), "", msgKIDTaken)
+	return mapErr(addSigningKey(ctx, db.w, k), "", msgKIDTaken)
 }
 
 // RotateSigningKey first locks the table against other writers (see
@@ -48,7 +48,7 @@ func (db *DB) RotateSigningKey(ctx context.Context, k bookstore.SigningKey, now 
 		if err := q.LockSigningKeys(ctx); err != nil {
 			return err
 		}
-		if _, err := q.RetireSigningKeys(ctx, pgdb.RetireSigningKeysParams{Now: ms(now)}); err != nil {
+		if _, err := q.RetireSigningKeys(ctx, pgdb.RetireSigningKeysParams{Now: toDB(now)}); err != nil {
 			return err
 		}
 		return addSigningKey(ctx, q, k)
@@ -57,7 +57,7 @@ func (db *DB) RotateSigningKey(ctx context.Context, k bookstore.SigningKey, now 
 }
 
 func (db *DB) RetireSigningKeys(ctx context.Context, keep string, now time.Time) (int64, error) {
-	n, err := db.q.RetireSigningKeys(ctx, pgdb.RetireSigningKeysParams{Now: ms(now), Keep: keep})
+	n, err := db.w.RetireSigningKeys(ctx, pgdb.RetireSigningKeysParams{Now: toDB(now), Keep: keep})
 	return n, mapErr(err, "", "")
 }
 
@@ -76,7 +76,7 @@ func (db *DB) RevokeSigningKey(ctx context.Context, kid string, successor bookst
 			return err
 		}
 		replaced = true
-		if _, err := q.RetireSigningKeys(ctx, pgdb.RetireSigningKeysParams{Now: ms(now)}); err != nil {
+		if _, err := q.RetireSigningKeys(ctx, pgdb.RetireSigningKeysParams{Now: toDB(now)}); err != nil {
 			return err
 		}
 		return addSigningKey(ctx, q, successor)
@@ -85,7 +85,7 @@ func (db *DB) RevokeSigningKey(ctx context.Context, kid string, successor bookst
 }
 
 func (db *DB) DeleteRetiredSigningKeys(ctx context.Context, before time.Time) (int64, error) {
-	n, err := db.q.DeleteRetiredSigningKeys(ctx, ms(before))
+	n, err := db.w.DeleteRetiredSigningKeys(ctx, toDB(before))
 	return n, mapErr(err, "", "")
 }
 
@@ -94,8 +94,8 @@ func addSigningKey(ctx context.Context, q *pgdb.Queries, k bookstore.SigningKey)
 		Kid:       k.KID,
 		Alg:       k.Alg,
 		Secret:    k.Secret,
-		CreatedAt: ms(k.CreatedAt),
-		RetiredAt: msPtr(k.RetiredAt),
+		CreatedAt: toDB(k.CreatedAt),
+		RetiredAt: toDBPtr(k.RetiredAt),
 	})
 }
 
@@ -104,7 +104,7 @@ func addSigningKey(ctx context.Context, q *pgdb.Queries, k bookstore.SigningKey)
 // and the read that follows it, a new statement, sees whichever value was
 // committed first.
 func (db *DB) Secret(ctx context.Context, name string, generate func() ([]byte, error)) ([]byte, error) {
-	v, err := db.q.FindSecret(ctx, name)
+	v, err := db.r.FindSecret(ctx, name)
 	if err == nil {
 		return v, nil
 	}
@@ -115,11 +115,11 @@ func (db *DB) Secret(ctx context.Context, name string, generate func() ([]byte, 
 	if err != nil {
 		return nil, fmt.Errorf("postgres: generate secret %q: %w", name, err)
 	}
-	err = db.q.InsertSecret(ctx, pgdb.InsertSecretParams{Name: name, Value: fresh, CreatedAt: ms(time.Now())})
+	err = db.w.InsertSecret(ctx, pgdb.InsertSecretParams{Name: name, Value: fresh, CreatedAt: toDB(time.Now())})
 	if err != nil {
 		return nil, mapErr(err, "", "")
 	}
-	v, err = db.q.FindSecret(ctx, name)
+	v, err = db.r.FindSecret(ctx, name)
 	if err != nil {
 		return nil, mapErr(err, "", "")
 	}

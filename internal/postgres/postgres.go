@@ -32,7 +32,10 @@ var _ bookstore.Store = (*DB)(nil)
 // DB is a pool of connections to one PostgreSQL database.
 type DB struct {
 	pool *pgxpool.Pool
-	q    *pgdb.Queries // single statements on the pool
+	// r and w run single statements on the pool, reads and writes: one
+	// pool serves both, but the names match the SQLite adapter's, whose
+	// reads and writes go to different connections.
+	r, w *pgdb.Queries
 }
 
 // Defaults for what the URL does not set. The statement timeout stays well
@@ -104,7 +107,8 @@ func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
-	return &DB{pool: pool, q: pgdb.New(pool)}, nil
+	q := pgdb.New(pool)
+	return &DB{pool: pool, r: q, w: q}, nil
 }
 
 // migrationLockTimeout is how long Migrate waits for another process's
@@ -194,7 +198,7 @@ func (db *DB) tryTx(ctx context.Context, fn func(q *pgdb.Queries) error) error {
 	// cancelled ctx), the pool discards the connection, which is still in
 	// a transaction, and the server rolls back on its own.
 	defer tx.Rollback(ctx)
-	if err := fn(db.q.WithTx(tx)); err != nil {
+	if err := fn(db.w.WithTx(tx)); err != nil {
 		return err
 	}
 	return tx.Commit(ctx)
@@ -210,15 +214,16 @@ func retryable(err error) bool {
 // Timestamps are stored with millisecond precision, as SQLite stores them
 // (unix ms) and as page cursors carry them: a time written and read back is
 // the same instant on both engines, and a keyset position taken from a
-// returned book matches the stored value exactly.
+// returned book matches the stored value exactly. toDB, toDBPtr, fromDB and
+// fromDBPtr are the SQLite adapter's names too.
 
-func ms(t time.Time) time.Time { return t.Truncate(time.Millisecond) }
+func toDB(t time.Time) time.Time { return t.Truncate(time.Millisecond) }
 
-func msPtr(t *time.Time) *time.Time {
+func toDBPtr(t *time.Time) *time.Time {
 	if t == nil {
 		return nil
 	}
-	v := ms(*t)
+	v := toDB(*t)
 	return &v
 }
 

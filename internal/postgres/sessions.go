@@ -40,19 +40,19 @@ func (db *DB) CreateSession(ctx context.Context, s bookstore.Session, refreshHas
 		err = q.CreateSession(ctx, pgdb.CreateSessionParams{
 			ID:         s.ID,
 			UserID:     s.UserID,
-			CreatedAt:  ms(s.CreatedAt),
-			LastUsedAt: ms(s.LastUsedAt),
-			ExpiresAt:  ms(s.ExpiresAt),
-			RevokedAt:  msPtr(s.RevokedAt),
+			CreatedAt:  toDB(s.CreatedAt),
+			LastUsedAt: toDB(s.LastUsedAt),
+			ExpiresAt:  toDB(s.ExpiresAt),
+			RevokedAt:  toDBPtr(s.RevokedAt),
 			UserAgent:  s.UserAgent,
 			Ip:         s.IP,
-			AuthTime:   ms(s.AuthTime),
+			AuthTime:   toDB(s.AuthTime),
 		})
 		if err != nil {
 			return err
 		}
 		return q.CreateRefreshToken(ctx, pgdb.CreateRefreshTokenParams{
-			TokenHash: refreshHash, SessionID: s.ID, CreatedAt: ms(s.CreatedAt),
+			TokenHash: refreshHash, SessionID: s.ID, CreatedAt: toDB(s.CreatedAt),
 		})
 	})
 	return mapErr(err, msgUserNotFound, "the session already exists")
@@ -62,8 +62,8 @@ func (db *DB) CreateSession(ctx context.Context, s bookstore.Session, refreshHas
 // current as of the statement, so a revocation committed by any replica is
 // seen by the next request.
 func (db *DB) AuthenticateSession(ctx context.Context, sessionID, userID uuid.UUID, now time.Time) (bookstore.Principal, error) {
-	row, err := db.q.AuthenticateSession(ctx, pgdb.AuthenticateSessionParams{
-		ID: sessionID, UserID: userID, Now: ms(now),
+	row, err := db.r.AuthenticateSession(ctx, pgdb.AuthenticateSessionParams{
+		ID: sessionID, UserID: userID, Now: toDB(now),
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return bookstore.Principal{}, bookstore.Errorf(bookstore.ErrUnauthorized, msgSessionEnded)
@@ -72,7 +72,7 @@ func (db *DB) AuthenticateSession(ctx context.Context, sessionID, userID uuid.UU
 		return bookstore.Principal{}, mapErr(err, "", "")
 	}
 	if now.Sub(row.LastUsedAt) > touchEvery {
-		err := db.q.TouchSession(ctx, pgdb.TouchSessionParams{ID: sessionID, Now: ms(now)})
+		err := db.w.TouchSession(ctx, pgdb.TouchSessionParams{ID: sessionID, Now: toDB(now)})
 		if err != nil {
 			return bookstore.Principal{}, mapErr(err, "", "")
 		}
@@ -121,7 +121,7 @@ func rotateRefreshToken(ctx context.Context, q *pgdb.Queries, oldHash, newHash [
 	if rt.SpentAt != nil {
 		// Someone holds a copy of a token that was already exchanged:
 		// end the session for every holder.
-		row, err := q.RevokeSession(ctx, pgdb.RevokeSessionParams{ID: rt.SessionID, Now: ms(now)})
+		row, err := q.RevokeSession(ctx, pgdb.RevokeSessionParams{ID: rt.SessionID, Now: toDB(now)})
 		return sessionFromRow(row), err == nil, err
 	}
 	row, err := q.FindSessionByIDForUpdate(ctx, rt.SessionID)
@@ -131,11 +131,11 @@ func rotateRefreshToken(ctx context.Context, q *pgdb.Queries, oldHash, newHash [
 	if !sessionFromRow(row).Live(now) {
 		return s, false, bookstore.Errorf(bookstore.ErrUnauthorized, msgSessionEnded)
 	}
-	if _, err := q.SpendRefreshToken(ctx, pgdb.SpendRefreshTokenParams{TokenHash: oldHash, Now: ms(now)}); err != nil {
+	if _, err := q.SpendRefreshToken(ctx, pgdb.SpendRefreshTokenParams{TokenHash: oldHash, Now: toDB(now)}); err != nil {
 		return s, false, err
 	}
 	if err := q.CreateRefreshToken(ctx, pgdb.CreateRefreshTokenParams{
-		TokenHash: newHash, SessionID: rt.SessionID, CreatedAt: ms(now),
+		TokenHash: newHash, SessionID: rt.SessionID, CreatedAt: toDB(now),
 	}); err != nil {
 		return s, false, err
 	}
@@ -144,7 +144,7 @@ func rotateRefreshToken(ctx context.Context, q *pgdb.Queries, oldHash, newHash [
 	}); err != nil {
 		return s, false, err
 	}
-	row, err = q.SetSessionLastUsed(ctx, pgdb.SetSessionLastUsedParams{ID: rt.SessionID, Now: ms(now)})
+	row, err = q.SetSessionLastUsed(ctx, pgdb.SetSessionLastUsedParams{ID: rt.SessionID, Now: toDB(now)})
 	if err != nil {
 		return s, false, err
 	}
@@ -170,7 +170,7 @@ func (db *DB) RevokeSessionByRefreshToken(ctx context.Context, hash []byte, now 
 		if !sessionFromRow(row).Live(now) {
 			return bookstore.Errorf(bookstore.ErrUnauthorized, msgSessionEnded)
 		}
-		row, err = q.RevokeSession(ctx, pgdb.RevokeSessionParams{ID: rt.SessionID, Now: ms(now)})
+		row, err = q.RevokeSession(ctx, pgdb.RevokeSessionParams{ID: rt.SessionID, Now: toDB(now)})
 		s = sessionFromRow(row)
 		return err
 	})
@@ -181,8 +181,8 @@ func (db *DB) RevokeSessionByRefreshToken(ctx context.Context, hash []byte, now 
 }
 
 func (db *DB) RevokeSession(ctx context.Context, userID, sessionID uuid.UUID, now time.Time) error {
-	n, err := db.q.RevokeLiveUserSession(ctx, pgdb.RevokeLiveUserSessionParams{
-		ID: sessionID, UserID: userID, Now: ms(now),
+	n, err := db.w.RevokeLiveUserSession(ctx, pgdb.RevokeLiveUserSessionParams{
+		ID: sessionID, UserID: userID, Now: toDB(now),
 	})
 	if err != nil {
 		return mapErr(err, msgSessionNotFound, "")
@@ -204,13 +204,13 @@ func (db *DB) RevokeUserSessions(ctx context.Context, userID uuid.UUID, now time
 		if n == 0 {
 			return bookstore.Errorf(bookstore.ErrNotFound, msgUserNotFound)
 		}
-		return q.RevokeUserSessions(ctx, pgdb.RevokeUserSessionsParams{UserID: userID, Now: ms(now)})
+		return q.RevokeUserSessions(ctx, pgdb.RevokeUserSessionsParams{UserID: userID, Now: toDB(now)})
 	})
 	return mapErr(err, msgUserNotFound, "")
 }
 
 func (db *DB) RevokeExcessSessions(ctx context.Context, userID uuid.UUID, keep int, now time.Time) (int64, error) {
-	n, err := db.q.RevokeExcessSessions(ctx, pgdb.RevokeExcessSessionsParams{UserID: userID, Keep: int32(min(keep, math.MaxInt32)), Now: ms(now)})
+	n, err := db.w.RevokeExcessSessions(ctx, pgdb.RevokeExcessSessionsParams{UserID: userID, Keep: int32(min(keep, math.MaxInt32)), Now: toDB(now)})
 	return n, mapErr(err, "", "")
 }
 
@@ -219,16 +219,16 @@ func (db *DB) RevokeExcessSessions(ctx context.Context, userID uuid.UUID, keep i
 // hold to a later batch.
 func (db *DB) PurgeSessions(ctx context.Context, before time.Time, batch int) (sessions, tokens int64, err error) {
 	b := int32(min(batch, math.MaxInt32))
-	sessions, err = db.q.PurgeEndedSessions(ctx, pgdb.PurgeEndedSessionsParams{Before: ms(before), Batch: b})
+	sessions, err = db.w.PurgeEndedSessions(ctx, pgdb.PurgeEndedSessionsParams{Before: toDB(before), Batch: b})
 	if err != nil {
 		return 0, 0, mapErr(err, "", "")
 	}
-	tokens, err = db.q.PurgeSpentRefreshTokens(ctx, pgdb.PurgeSpentRefreshTokensParams{Before: ms(before), Batch: b})
+	tokens, err = db.w.PurgeSpentRefreshTokens(ctx, pgdb.PurgeSpentRefreshTokensParams{Before: toDB(before), Batch: b})
 	return sessions, tokens, mapErr(err, "", "")
 }
 
 func (db *DB) ListSessions(ctx context.Context, userID uuid.UUID, now time.Time) ([]bookstore.Session, error) {
-	rows, err := db.q.ListSessions(ctx, pgdb.ListSessionsParams{UserID: userID, Now: ms(now)})
+	rows, err := db.r.ListSessions(ctx, pgdb.ListSessionsParams{UserID: userID, Now: toDB(now)})
 	if err != nil {
 		return nil, mapErr(err, "", "")
 	}

@@ -14,7 +14,7 @@ import (
 var _ bookstore.ThrottleStore = (*DB)(nil)
 
 func (db *DB) TakeThrottle(ctx context.Context, key string, limit int, window time.Duration, now time.Time) (bool, time.Time, error) {
-	row, err := db.q.TakeThrottle(ctx, pgdb.TakeThrottleParams{Key: key, ResetAt: ms(now.Add(window)), Now: ms(now), MaxCount: int64(limit)})
+	row, err := db.w.TakeThrottle(ctx, pgdb.TakeThrottleParams{Key: key, ResetAt: toDB(now.Add(window)), Now: toDB(now), MaxCount: int64(limit)})
 	if err == nil {
 		return true, fromDB(row.ResetAt), nil
 	}
@@ -23,7 +23,7 @@ func (db *DB) TakeThrottle(ctx context.Context, key string, limit int, window ti
 	}
 	// Refused: the live window's end is the answer's Retry-After. The
 	// window may have ended since; then a window from now is close enough.
-	full, err := db.q.FindThrottle(ctx, pgdb.FindThrottleParams{Key: key, Now: ms(now)})
+	full, err := db.r.FindThrottle(ctx, pgdb.FindThrottleParams{Key: key, Now: toDB(now)})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, now.Add(window), nil
 	}
@@ -34,27 +34,27 @@ func (db *DB) TakeThrottle(ctx context.Context, key string, limit int, window ti
 }
 
 func (db *DB) RefundThrottle(ctx context.Context, key string, now time.Time) error {
-	return mapErr(db.q.RefundThrottle(ctx, pgdb.RefundThrottleParams{Key: key, Now: ms(now)}), "", "")
+	return mapErr(db.w.RefundThrottle(ctx, pgdb.RefundThrottleParams{Key: key, Now: toDB(now)}), "", "")
 }
 
 func (db *DB) ClearThrottle(ctx context.Context, key string) error {
-	return mapErr(db.q.ClearThrottle(ctx, key), "", "")
+	return mapErr(db.w.ClearThrottle(ctx, key), "", "")
 }
 
 func (db *DB) RememberLoginAddress(ctx context.Context, key string, expiresAt time.Time) error {
-	return mapErr(db.q.RememberLoginAddress(ctx, pgdb.RememberLoginAddressParams{Key: key, ExpiresAt: ms(expiresAt)}), "", "")
+	return mapErr(db.w.RememberLoginAddress(ctx, pgdb.RememberLoginAddressParams{Key: key, ExpiresAt: toDB(expiresAt)}), "", "")
 }
 
 func (db *DB) IsLoginAddress(ctx context.Context, key string, now time.Time) (bool, error) {
-	n, err := db.q.CountLoginAddress(ctx, pgdb.CountLoginAddressParams{Key: key, Now: ms(now)})
+	n, err := db.r.CountLoginAddress(ctx, pgdb.CountLoginAddressParams{Key: key, Now: toDB(now)})
 	return n > 0, mapErr(err, "", "")
 }
 
 func (db *DB) SweepThrottle(ctx context.Context, now time.Time) (int64, error) {
-	windows, err := db.q.SweepThrottle(ctx, ms(now))
+	windows, err := db.w.SweepThrottle(ctx, toDB(now))
 	if err != nil {
 		return 0, mapErr(err, "", "")
 	}
-	addresses, err := db.q.SweepLoginAddresses(ctx, ms(now))
+	addresses, err := db.w.SweepLoginAddresses(ctx, toDB(now))
 	return windows + addresses, mapErr(err, "", "")
 }

@@ -16,12 +16,12 @@ const (
 )
 
 func (db *DB) CreateUser(ctx context.Context, u bookstore.User) error {
-	err := db.q.CreateUser(ctx, createUserParams(u))
+	err := db.w.CreateUser(ctx, createUserParams(u))
 	return mapErr(err, msgUserNotFound, msgUsernameTaken)
 }
 
 func (db *DB) FindUserByID(ctx context.Context, id uuid.UUID) (bookstore.User, error) {
-	row, err := db.q.FindUserByID(ctx, id)
+	row, err := db.r.FindUserByID(ctx, id)
 	if err != nil {
 		return bookstore.User{}, mapErr(err, msgUserNotFound, "")
 	}
@@ -29,7 +29,7 @@ func (db *DB) FindUserByID(ctx context.Context, id uuid.UUID) (bookstore.User, e
 }
 
 func (db *DB) FindUserByUsername(ctx context.Context, username string) (bookstore.User, error) {
-	row, err := db.q.FindUserByUsername(ctx, username)
+	row, err := db.r.FindUserByUsername(ctx, username)
 	if err != nil {
 		return bookstore.User{}, mapErr(err, msgUserNotFound, "")
 	}
@@ -44,7 +44,7 @@ func (db *DB) ListUsers(ctx context.Context, f bookstore.UserFilter) ([]bookstor
 		p.AfterUsername = f.After.Username
 		p.AfterID = f.After.ID
 	}
-	rows, err := db.q.ListUsers(ctx, p)
+	rows, err := db.r.ListUsers(ctx, p)
 	if err != nil {
 		return nil, mapErr(err, "", "")
 	}
@@ -89,7 +89,7 @@ func keepAnAdmin(ctx context.Context, q *pgdb.Queries, id uuid.UUID) error {
 }
 
 func (db *DB) SetPasswordHash(ctx context.Context, id uuid.UUID, verified, hash string) error {
-	n, err := db.q.RehashPassword(ctx, pgdb.RehashPasswordParams{ID: id, PasswordHash: hash, VerifiedHash: verified})
+	n, err := db.w.RehashPassword(ctx, pgdb.RehashPasswordParams{ID: id, PasswordHash: hash, VerifiedHash: verified})
 	if err != nil {
 		return mapErr(err, msgUserNotFound, "")
 	}
@@ -112,7 +112,7 @@ func (db *DB) ChangePassword(ctx context.Context, id uuid.UUID, hash string, kee
 			return bookstore.Errorf(bookstore.ErrNotFound, msgUserNotFound)
 		}
 		return q.RevokeUserSessionsExcept(ctx, pgdb.RevokeUserSessionsExceptParams{
-			UserID: id, Keep: keep, Now: ms(now),
+			UserID: id, Keep: keep, Now: toDB(now),
 		})
 	})
 	return mapErr(err, msgUserNotFound, "")
@@ -160,7 +160,7 @@ func createUserParams(u bookstore.User) pgdb.CreateUserParams {
 		Username:               u.Username,
 		PasswordHash:           u.PasswordHash,
 		Admin:                  u.Admin,
-		CreatedAt:              ms(u.CreatedAt),
+		CreatedAt:              toDB(u.CreatedAt),
 		PasswordChangeRequired: u.PasswordChangeRequired,
 	}
 }

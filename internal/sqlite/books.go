@@ -14,6 +14,7 @@ import (
 
 	"github.com/bookstore/bookstore/gen/sqlitedb"
 	"github.com/bookstore/bookstore/internal/bookstore"
+	"github.com/bookstore/bookstore/internal/keyset"
 )
 
 const (
@@ -38,7 +39,7 @@ const (
 // are forgotten.
 func (db *DB) CreateBook(ctx context.Context, b bookstore.Book, key *bookstore.IdempotencyKey) (bookstore.Book, error) {
 	var out bookstore.Book
-	err := db.write(ctx, func(q *sqlitedb.Queries) error {
+	err := db.inTx(ctx, func(q *sqlitedb.Queries) error {
 		var err error
 		out, err = createBook(ctx, q, b, key)
 		return err
@@ -65,8 +66,8 @@ func createBook(ctx context.Context, q *sqlitedb.Queries, b bookstore.Book, key 
 		PriceCents:    b.PriceCents,
 		Isbn:          nullString(b.ISBN),
 		PublishedYear: nullInt(b.PublishedYear),
-		CreatedAt:     millis(b.CreatedAt),
-		UpdatedAt:     millis(b.UpdatedAt),
+		CreatedAt:     toDB(b.CreatedAt),
+		UpdatedAt:     toDB(b.UpdatedAt),
 	})
 	if err != nil {
 		return bookstore.Book{}, err
@@ -77,7 +78,7 @@ func createBook(ctx context.Context, q *sqlitedb.Queries, b bookstore.Book, key 
 			Key:         key.Key,
 			Fingerprint: key.Fingerprint,
 			BookID:      row.ID,
-			CreatedAt:   millis(b.CreatedAt),
+			CreatedAt:   toDB(b.CreatedAt),
 		})
 		if err != nil {
 			return bookstore.Book{}, err
@@ -89,7 +90,7 @@ func createBook(ctx context.Context, q *sqlitedb.Queries, b bookstore.Book, key 
 // replayIdempotent returns the book an earlier request with key made
 // (found), or found == false when the key is new or expired.
 func replayIdempotent(ctx context.Context, q *sqlitedb.Queries, owner uuid.UUID, key bookstore.IdempotencyKey, now time.Time) (b bookstore.Book, found bool, err error) {
-	before := millis(now.Add(-idempotencyTTL))
+	before := toDB(now.Add(-idempotencyTTL))
 	if err := q.DeleteExpiredIdempotencyKeys(ctx, sqlitedb.DeleteExpiredIdempotencyKeysParams{
 		Before: before, MaxRows: expireBatch,
 	}); err != nil {
@@ -134,7 +135,7 @@ func (db *DB) FindBookByID(ctx context.Context, id uuid.UUID) (bookstore.Book, e
 func (db *DB) UpdateBook(ctx context.Context, id uuid.UUID, change func(*bookstore.Book) error) (bookstore.Book, error) {
 	var out bookstore.Book
 	var changeErr error // returned as is, never mapped
-	err := db.write(ctx, func(q *sqlitedb.Queries) error {
+	err := db.inTx(ctx, func(q *sqlitedb.Queries) error {
 		row, err := q.FindBookByID(ctx, id)
 		if err != nil {
 			return err
@@ -152,7 +153,7 @@ func (db *DB) UpdateBook(ctx context.Context, id uuid.UUID, change func(*booksto
 			PriceCents:    b.PriceCents,
 			Isbn:          nullString(b.ISBN),
 			PublishedYear: nullInt(b.PublishedYear),
-			UpdatedAt:     millis(b.UpdatedAt),
+			UpdatedAt:     toDB(b.UpdatedAt),
 		})
 		if errors.Is(err, sql.ErrNoRows) {
 			// Cannot happen while this transaction holds the write
@@ -173,7 +174,7 @@ func (db *DB) UpdateBook(ctx context.Context, id uuid.UUID, change func(*booksto
 
 func (db *DB) DeleteBook(ctx context.Context, id uuid.UUID, check func(bookstore.Book) error) error {
 	var checkErr error // returned as is, never mapped
-	err := db.write(ctx, func(q *sqlitedb.Queries) error {
+	err := db.inTx(ctx, func(q *sqlitedb.Queries) error {
 		row, err := q.FindBookByID(ctx, id)
 		if err != nil {
 			return err
@@ -226,26 +227,25 @@ func (db *DB) ListBooks(ctx context.Context, f bookstore.BookFilter) ([]bookstor
 	return books, nil
 }
 
-// bookOrder is a sort's column, direction and the keyset value it takes from
-// the last book of the previous page. Each has an index per owner and one
-// across owners (see 00001_init.sql), both ending in id.
+// bookOrder is a sort's order and the keyset value it takes from the last
+// book of the previous page. Each has an index per owner and one across
+// owners (see 00001_init.sql), both ending in id.
 type bookOrder struct {
-	column string
-	desc   bool
-	after  func(bookstore.Book) any
+	keyset.Order
+	after func(bookstore.Book) any
 }
 
 var bookOrders = map[bookstore.BookSort]bookOrder{
-	bookstore.SortTitle:          {"title", false, afterTitle},
-	bookstore.SortTitleDesc:      {"title", true, afterTitle},
-	bookstore.SortCreatedAt:      {"created_at", false, afterCreatedAt},
-	bookstore.SortCreatedAtDesc:  {"created_at", true, afterCreatedAt},
-	bookstore.SortPriceCents:     {"price_cents", false, afterPriceCents},
-	bookstore.SortPriceCentsDesc: {"price_cents", true, afterPriceCents},
+	bookstore.SortTitle:          {keyset.Order{Column: "title"}, afterTitle},
+	bookstore.SortTitleDesc:      {keyset.Order{Column: "title", Desc: true}, afterTitle},
+	bookstore.SortCreatedAt:      {keyset.Order{Column: "created_at"}, afterCreatedAt},
+	bookstore.SortCreatedAtDesc:  {keyset.Order{Column: "created_at", Desc: true}, afterCreatedAt},
+	bookstore.SortPriceCents:     {keyset.Order{Column: "price_cents"}, afterPriceCents},
+	bookstore.SortPriceCentsDesc: {keyset.Order{Column: "price_cents", Desc: true}, afterPriceCents},
 }
 
 func afterTitle(b bookstore.Book) any      { return b.Title }
-func afterCreatedAt(b bookstore.Book) any  { return millis(b.CreatedAt) }
+func afterCreatedAt(b bookstore.Book) any  { return toDB(b.CreatedAt) }
 func afterPriceCents(b bookstore.Book) any { return b.PriceCents }
 
 const bookColumns = "id, owner_id, title, author, publisher, price_cents, isbn, published_year, version, created_at, updated_at"
@@ -260,52 +260,31 @@ func listBooksQuery(f bookstore.BookFilter) (string, []any, error) {
 		return "", nil, bookstore.Invalid("unknown sort order",
 			bookstore.FieldError{Field: "sort", Message: "unknown sort order"})
 	}
-	from := "books"
-	var where []string
-	var args []any
+	q := keyset.New(keyset.Question)
 	if phrase, ok := searchPhrase(f.Query); ok {
 		// The trigram index finds the candidates (a superset: it folds case
 		// beyond ASCII); the LIKE below decides, as it always has. CROSS
 		// JOIN makes the index the outer loop: left to itself, SQLite
 		// walks the owner's sort index and probes the matches, which reads
 		// every book of the owner when nothing matches.
-		from = "(SELECT rowid AS hit FROM books_search WHERE books_search MATCH ?) CROSS JOIN books ON books.rowid = hit"
-		args = append(args, phrase)
+		q.From("(SELECT rowid AS hit FROM books_search WHERE books_search MATCH ", q.Param(phrase), ") CROSS JOIN books ON books.rowid = hit")
 	}
 	if f.OwnerID != nil {
-		where = append(where, "owner_id = ?")
-		args = append(args, *f.OwnerID)
+		q.Where("owner_id = ", q.Param(*f.OwnerID))
 	}
 	if f.Query != "" {
 		// LIKE is case-insensitive for ASCII, like the NOCASE columns.
-		where = append(where, `(title LIKE ? ESCAPE '\' OR author LIKE ? ESCAPE '\')`)
 		p := likePattern(f.Query)
-		args = append(args, p, p)
+		q.Where("(title LIKE ", q.Param(p), ` ESCAPE '\' OR author LIKE `, q.Param(p), ` ESCAPE '\')`)
 	}
 	if f.Author != "" {
-		where = append(where, "author = ?") // the column is COLLATE NOCASE
-		args = append(args, f.Author)
-	}
-	dir, cmp := "ASC", ">"
-	if order.desc {
-		dir, cmp = "DESC", "<"
+		q.Where("author = ", q.Param(f.Author)) // the column is COLLATE NOCASE
 	}
 	if f.After != nil {
-		// A row value compares column by column with each column's
-		// collation, exactly as ORDER BY sorts, and lets SQLite seek the
-		// index to the page start.
-		where = append(where, "("+order.column+", id) "+cmp+" (?, ?)")
-		args = append(args, order.after(*f.After), f.After.ID)
+		q.After(order.Order, q.Param(order.after(*f.After)), f.After.ID)
 	}
-
-	var sb strings.Builder
-	sb.WriteString("SELECT " + bookColumns + " FROM " + from)
-	if len(where) > 0 {
-		sb.WriteString(" WHERE " + strings.Join(where, " AND "))
-	}
-	sb.WriteString(" ORDER BY " + order.column + " " + dir + ", id " + dir + " LIMIT ?")
-	args = append(args, limit(f.Limit))
-	return sb.String(), args, nil
+	query, args := q.SQL(bookColumns, "books", order.Order, maxRows(f.Limit))
+	return query, args, nil
 }
 
 // searchPhrase is q as an FTS5 phrase for books_search, and whether the
@@ -331,8 +310,8 @@ func bookFromRow(r sqlitedb.Book) bookstore.Book {
 		Publisher:  r.Publisher,
 		PriceCents: r.PriceCents,
 		Version:    r.Version,
-		CreatedAt:  fromMillis(r.CreatedAt),
-		UpdatedAt:  fromMillis(r.UpdatedAt),
+		CreatedAt:  fromDB(r.CreatedAt),
+		UpdatedAt:  fromDB(r.UpdatedAt),
 	}
 	if r.Isbn.Valid {
 		isbn := r.Isbn.String

@@ -26,10 +26,10 @@ func (db *DB) SetPasswordChangeRequired(ctx context.Context, id uuid.UUID, requi
 // back with the user.
 func (db *DB) ImportUser(ctx context.Context, u bookstore.User, source, sourceID string, now time.Time) (bool, error) {
 	var created bool
-	err := db.write(ctx, func(q *sqlitedb.Queries) error {
+	err := db.inTx(ctx, func(q *sqlitedb.Queries) error {
 		created = false
 		n, err := q.RecordImportedAccount(ctx, sqlitedb.RecordImportedAccountParams{
-			Source: source, SourceID: sourceID, UserID: u.ID, ImportedAt: millis(now),
+			Source: source, SourceID: sourceID, UserID: u.ID, ImportedAt: toDB(now),
 		})
 		if err != nil || n == 0 {
 			return err

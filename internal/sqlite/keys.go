@@ -27,8 +27,8 @@ func (db *DB) SigningKeys(ctx context.Context) ([]bookstore.SigningKey, error) {
 			KID:       r.Kid,
 			Alg:       r.Alg,
 			Secret:    r.Secret,
-			CreatedAt: fromMillis(r.CreatedAt),
-			RetiredAt: fromNullMillis(r.RetiredAt),
+			CreatedAt: fromDB(r.CreatedAt),
+			RetiredAt: fromDBPtr(r.RetiredAt),
 		})
 	}
 	return keys, nil
@@ -41,8 +41,8 @@ func (db *DB) AddSigningKey(ctx context.Context, k bookstore.SigningKey) error {
 // RotateSigningKey retires the current keys before adding k, so k itself
 // stays live; a kid that exists fails the insert and rolls the retiring back.
 func (db *DB) RotateSigningKey(ctx context.Context, k bookstore.SigningKey, now time.Time) error {
-	err := db.write(ctx, func(q *sqlitedb.Queries) error {
-		if _, err := q.RetireSigningKeys(ctx, sqlitedb.RetireSigningKeysParams{Now: millis(now)}); err != nil {
+	err := db.inTx(ctx, func(q *sqlitedb.Queries) error {
+		if _, err := q.RetireSigningKeys(ctx, sqlitedb.RetireSigningKeysParams{Now: toDB(now)}); err != nil {
 			return err
 		}
 		return addSigningKey(ctx, q, k)
@@ -51,7 +51,7 @@ func (db *DB) RotateSigningKey(ctx context.Context, k bookstore.SigningKey, now 
 }
 
 func (db *DB) RetireSigningKeys(ctx context.Context, keep string, now time.Time) (int64, error) {
-	n, err := db.w.RetireSigningKeys(ctx, sqlitedb.RetireSigningKeysParams{Now: millis(now), Keep: keep})
+	n, err := db.w.RetireSigningKeys(ctx, sqlitedb.RetireSigningKeysParams{Now: toDB(now), Keep: keep})
 	return n, mapErr(err, "", "")
 }
 
@@ -59,14 +59,14 @@ func (db *DB) RetireSigningKeys(ctx context.Context, keep string, now time.Time)
 // slip between the delete and the successor's insert.
 func (db *DB) RevokeSigningKey(ctx context.Context, kid string, successor bookstore.SigningKey, now time.Time) (bool, error) {
 	var replaced bool
-	err := db.write(ctx, func(q *sqlitedb.Queries) error {
+	err := db.inTx(ctx, func(q *sqlitedb.Queries) error {
 		replaced = false
 		retiredAt, err := q.DeleteSigningKey(ctx, kid)
 		if err != nil || retiredAt.Valid {
 			return err
 		}
 		replaced = true
-		if _, err := q.RetireSigningKeys(ctx, sqlitedb.RetireSigningKeysParams{Now: millis(now)}); err != nil {
+		if _, err := q.RetireSigningKeys(ctx, sqlitedb.RetireSigningKeysParams{Now: toDB(now)}); err != nil {
 			return err
 		}
 		return addSigningKey(ctx, q, successor)
@@ -75,7 +75,7 @@ func (db *DB) RevokeSigningKey(ctx context.Context, kid string, successor bookst
 }
 
 func (db *DB) DeleteRetiredSigningKeys(ctx context.Context, before time.Time) (int64, error) {
-	n, err := db.w.DeleteRetiredSigningKeys(ctx, millis(before))
+	n, err := db.w.DeleteRetiredSigningKeys(ctx, toDB(before))
 	return n, mapErr(err, "", "")
 }
 
@@ -84,8 +84,8 @@ func addSigningKey(ctx context.Context, q *sqlitedb.Queries, k bookstore.Signing
 		Kid:       k.KID,
 		Alg:       k.Alg,
 		Secret:    k.Secret,
-		CreatedAt: millis(k.CreatedAt),
-		RetiredAt: nullMillis(k.RetiredAt),
+		CreatedAt: toDB(k.CreatedAt),
+		RetiredAt: toDBPtr(k.RetiredAt),
 	})
 }
 
@@ -104,9 +104,9 @@ func (db *DB) Secret(ctx context.Context, name string, generate func() ([]byte, 
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: generate secret %q: %w", name, err)
 	}
-	err = db.write(ctx, func(q *sqlitedb.Queries) error {
+	err = db.inTx(ctx, func(q *sqlitedb.Queries) error {
 		err := q.InsertSecret(ctx, sqlitedb.InsertSecretParams{
-			Name: name, Value: fresh, CreatedAt: millis(time.Now()),
+			Name: name, Value: fresh, CreatedAt: toDB(time.Now()),
 		})
 		if err != nil {
 			return err

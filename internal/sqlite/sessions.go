@@ -27,7 +27,7 @@ const touchEvery = time.Minute
 // transaction; SQLite's single writer orders it against every credential
 // change.
 func (db *DB) CreateSession(ctx context.Context, s bookstore.Session, refreshHash []byte, credentialVersion int64) error {
-	err := db.write(ctx, func(q *sqlitedb.Queries) error {
+	err := db.inTx(ctx, func(q *sqlitedb.Queries) error {
 		version, err := q.FindCredentialVersion(ctx, s.UserID)
 		if errors.Is(err, sql.ErrNoRows) || (err == nil && version != credentialVersion) {
 			return bookstore.ErrCredentialChanged
@@ -38,19 +38,19 @@ func (db *DB) CreateSession(ctx context.Context, s bookstore.Session, refreshHas
 		err = q.CreateSession(ctx, sqlitedb.CreateSessionParams{
 			ID:         s.ID,
 			UserID:     s.UserID,
-			CreatedAt:  millis(s.CreatedAt),
-			LastUsedAt: millis(s.LastUsedAt),
-			ExpiresAt:  millis(s.ExpiresAt),
-			RevokedAt:  nullMillis(s.RevokedAt),
+			CreatedAt:  toDB(s.CreatedAt),
+			LastUsedAt: toDB(s.LastUsedAt),
+			ExpiresAt:  toDB(s.ExpiresAt),
+			RevokedAt:  toDBPtr(s.RevokedAt),
 			UserAgent:  s.UserAgent,
 			Ip:         s.IP,
-			AuthTime:   millis(s.AuthTime),
+			AuthTime:   toDB(s.AuthTime),
 		})
 		if err != nil {
 			return err
 		}
 		return q.CreateRefreshToken(ctx, sqlitedb.CreateRefreshTokenParams{
-			TokenHash: refreshHash, SessionID: s.ID, CreatedAt: millis(s.CreatedAt),
+			TokenHash: refreshHash, SessionID: s.ID, CreatedAt: toDB(s.CreatedAt),
 		})
 	})
 	return mapErr(err, msgUserNotFound, "the session already exists")
@@ -58,7 +58,7 @@ func (db *DB) CreateSession(ctx context.Context, s bookstore.Session, refreshHas
 
 func (db *DB) AuthenticateSession(ctx context.Context, sessionID, userID uuid.UUID, now time.Time) (bookstore.Principal, error) {
 	row, err := db.r.AuthenticateSession(ctx, sqlitedb.AuthenticateSessionParams{
-		ID: sessionID, UserID: userID, Now: millis(now),
+		ID: sessionID, UserID: userID, Now: toDB(now),
 	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return bookstore.Principal{}, bookstore.Errorf(bookstore.ErrUnauthorized, msgSessionEnded)
@@ -66,8 +66,8 @@ func (db *DB) AuthenticateSession(ctx context.Context, sessionID, userID uuid.UU
 	if err != nil {
 		return bookstore.Principal{}, mapErr(err, "", "")
 	}
-	if now.Sub(fromMillis(row.LastUsedAt)) > touchEvery {
-		err := db.w.TouchSession(ctx, sqlitedb.TouchSessionParams{ID: sessionID, Now: millis(now)})
+	if now.Sub(fromDB(row.LastUsedAt)) > touchEvery {
+		err := db.w.TouchSession(ctx, sqlitedb.TouchSessionParams{ID: sessionID, Now: toDB(now)})
 		if err != nil {
 			return bookstore.Principal{}, mapErr(err, "", "")
 		}
@@ -82,7 +82,7 @@ func (db *DB) AuthenticateSession(ctx context.Context, sessionID, userID uuid.UU
 }
 
 func (db *DB) RotateRefreshToken(ctx context.Context, oldHash, newHash []byte, now time.Time) (bookstore.Session, error) {
-	// Not db.write: reuse must commit the revocation and still return an
+	// Not db.inTx: reuse must commit the revocation and still return an
 	// error, so the commit is decided here.
 	db.wstmts.preparePending(ctx)
 	tx, err := db.writer.BeginTx(ctx, nil)
@@ -118,7 +118,7 @@ func rotateRefreshToken(ctx context.Context, q *sqlitedb.Queries, oldHash, newHa
 	if rt.SpentAt.Valid {
 		// Someone holds a copy of a token that was already exchanged:
 		// end the session for every holder.
-		row, err := q.RevokeSession(ctx, sqlitedb.RevokeSessionParams{ID: rt.SessionID, Now: millis(now)})
+		row, err := q.RevokeSession(ctx, sqlitedb.RevokeSessionParams{ID: rt.SessionID, Now: toDB(now)})
 		return sessionFromRow(row), err == nil, err
 	}
 	row, err := q.FindSessionByID(ctx, rt.SessionID)
@@ -128,11 +128,11 @@ func rotateRefreshToken(ctx context.Context, q *sqlitedb.Queries, oldHash, newHa
 	if !sessionFromRow(row).Live(now) {
 		return s, false, bookstore.Errorf(bookstore.ErrUnauthorized, msgSessionEnded)
 	}
-	if _, err := q.SpendRefreshToken(ctx, sqlitedb.SpendRefreshTokenParams{TokenHash: oldHash, Now: millis(now)}); err != nil {
+	if _, err := q.SpendRefreshToken(ctx, sqlitedb.SpendRefreshTokenParams{TokenHash: oldHash, Now: toDB(now)}); err != nil {
 		return s, false, err
 	}
 	if err := q.CreateRefreshToken(ctx, sqlitedb.CreateRefreshTokenParams{
-		TokenHash: newHash, SessionID: rt.SessionID, CreatedAt: millis(now),
+		TokenHash: newHash, SessionID: rt.SessionID, CreatedAt: toDB(now),
 	}); err != nil {
 		return s, false, err
 	}
@@ -141,7 +141,7 @@ func rotateRefreshToken(ctx context.Context, q *sqlitedb.Queries, oldHash, newHa
 	}); err != nil {
 		return s, false, err
 	}
-	row, err = q.SetSessionLastUsed(ctx, sqlitedb.SetSessionLastUsedParams{ID: rt.SessionID, Now: millis(now)})
+	row, err = q.SetSessionLastUsed(ctx, sqlitedb.SetSessionLastUsedParams{ID: rt.SessionID, Now: toDB(now)})
 	if err != nil {
 		return s, false, err
 	}
@@ -150,7 +150,7 @@ func rotateRefreshToken(ctx context.Context, q *sqlitedb.Queries, oldHash, newHa
 
 func (db *DB) RevokeSessionByRefreshToken(ctx context.Context, hash []byte, now time.Time) (bookstore.Session, error) {
 	var s bookstore.Session
-	err := db.write(ctx, func(q *sqlitedb.Queries) error {
+	err := db.inTx(ctx, func(q *sqlitedb.Queries) error {
 		rt, err := q.FindRefreshToken(ctx, hash)
 		if errors.Is(err, sql.ErrNoRows) || (err == nil && rt.SpentAt.Valid) {
 			return bookstore.Errorf(bookstore.ErrUnauthorized, msgRefreshInvalid)
@@ -165,7 +165,7 @@ func (db *DB) RevokeSessionByRefreshToken(ctx context.Context, hash []byte, now 
 		if !sessionFromRow(row).Live(now) {
 			return bookstore.Errorf(bookstore.ErrUnauthorized, msgSessionEnded)
 		}
-		row, err = q.RevokeSession(ctx, sqlitedb.RevokeSessionParams{ID: rt.SessionID, Now: millis(now)})
+		row, err = q.RevokeSession(ctx, sqlitedb.RevokeSessionParams{ID: rt.SessionID, Now: toDB(now)})
 		s = sessionFromRow(row)
 		return err
 	})
@@ -177,7 +177,7 @@ func (db *DB) RevokeSessionByRefreshToken(ctx context.Context, hash []byte, now 
 
 func (db *DB) RevokeSession(ctx context.Context, userID, sessionID uuid.UUID, now time.Time) error {
 	n, err := db.w.RevokeLiveUserSession(ctx, sqlitedb.RevokeLiveUserSessionParams{
-		ID: sessionID, UserID: userID, Now: millis(now),
+		ID: sessionID, UserID: userID, Now: toDB(now),
 	})
 	if err != nil {
 		return mapErr(err, msgSessionNotFound, "")
@@ -189,7 +189,7 @@ func (db *DB) RevokeSession(ctx context.Context, userID, sessionID uuid.UUID, no
 }
 
 func (db *DB) RevokeUserSessions(ctx context.Context, userID uuid.UUID, now time.Time) error {
-	err := db.write(ctx, func(q *sqlitedb.Queries) error {
+	err := db.inTx(ctx, func(q *sqlitedb.Queries) error {
 		n, err := q.BumpCredentialVersion(ctx, userID)
 		if err != nil {
 			return err
@@ -197,13 +197,13 @@ func (db *DB) RevokeUserSessions(ctx context.Context, userID uuid.UUID, now time
 		if n == 0 {
 			return bookstore.Errorf(bookstore.ErrNotFound, msgUserNotFound)
 		}
-		return q.RevokeUserSessions(ctx, sqlitedb.RevokeUserSessionsParams{UserID: userID, Now: millis(now)})
+		return q.RevokeUserSessions(ctx, sqlitedb.RevokeUserSessionsParams{UserID: userID, Now: toDB(now)})
 	})
 	return mapErr(err, msgUserNotFound, "")
 }
 
 func (db *DB) RevokeExcessSessions(ctx context.Context, userID uuid.UUID, keep int, now time.Time) (int64, error) {
-	n, err := db.w.RevokeExcessSessions(ctx, sqlitedb.RevokeExcessSessionsParams{UserID: userID, Keep: int64(keep), Now: millis(now)})
+	n, err := db.w.RevokeExcessSessions(ctx, sqlitedb.RevokeExcessSessionsParams{UserID: userID, Keep: int64(keep), Now: toDB(now)})
 	return n, mapErr(err, "", "")
 }
 
@@ -211,16 +211,16 @@ func (db *DB) RevokeExcessSessions(ctx context.Context, userID uuid.UUID, keep i
 // the writer is held for one batch at a time and logins and refreshes get
 // their turn between batches.
 func (db *DB) PurgeSessions(ctx context.Context, before time.Time, batch int) (sessions, tokens int64, err error) {
-	sessions, err = db.w.PurgeEndedSessions(ctx, sqlitedb.PurgeEndedSessionsParams{Before: millis(before), Batch: int64(batch)})
+	sessions, err = db.w.PurgeEndedSessions(ctx, sqlitedb.PurgeEndedSessionsParams{Before: toDB(before), Batch: int64(batch)})
 	if err != nil {
 		return 0, 0, mapErr(err, "", "")
 	}
-	tokens, err = db.w.PurgeSpentRefreshTokens(ctx, sqlitedb.PurgeSpentRefreshTokensParams{Before: millis(before), Batch: int64(batch)})
+	tokens, err = db.w.PurgeSpentRefreshTokens(ctx, sqlitedb.PurgeSpentRefreshTokensParams{Before: toDB(before), Batch: int64(batch)})
 	return sessions, tokens, mapErr(err, "", "")
 }
 
 func (db *DB) ListSessions(ctx context.Context, userID uuid.UUID, now time.Time) ([]bookstore.Session, error) {
-	rows, err := db.r.ListSessions(ctx, sqlitedb.ListSessionsParams{UserID: userID, Now: millis(now)})
+	rows, err := db.r.ListSessions(ctx, sqlitedb.ListSessionsParams{UserID: userID, Now: toDB(now)})
 	if err != nil {
 		return nil, mapErr(err, "", "")
 	}
@@ -235,12 +235,12 @@ func sessionFromRow(r sqlitedb.Session) bookstore.Session {
 	return bookstore.Session{
 		ID:         r.ID,
 		UserID:     r.UserID,
-		CreatedAt:  fromMillis(r.CreatedAt),
-		LastUsedAt: fromMillis(r.LastUsedAt),
-		ExpiresAt:  fromMillis(r.ExpiresAt),
-		RevokedAt:  fromNullMillis(r.RevokedAt),
+		CreatedAt:  fromDB(r.CreatedAt),
+		LastUsedAt: fromDB(r.LastUsedAt),
+		ExpiresAt:  fromDB(r.ExpiresAt),
+		RevokedAt:  fromDBPtr(r.RevokedAt),
 		UserAgent:  r.UserAgent,
 		IP:         r.Ip,
-		AuthTime:   fromMillis(r.AuthTime),
+		AuthTime:   fromDB(r.AuthTime),
 	}
 }

@@ -197,7 +197,7 @@ func (db *DB) Close() error {
 	return nil
 }
 
-// write runs fn in a transaction on the writer and returns once that
+// inTx runs fn in a transaction on the writer and returns once that
 // transaction has committed (or fn's error, with nothing fn did kept). fn
 // must use only the Queries it is given: the writer has a single connection,
 // which the transaction holds.
@@ -206,7 +206,7 @@ func (db *DB) Close() error {
 // with other writes, each in its own savepoint. fn's statements are not
 // cancelled by ctx once it runs (interrupting a statement would roll back
 // the whole shared transaction); ctx cancels only the wait for the writer.
-func (db *DB) write(ctx context.Context, fn func(q *sqlitedb.Queries) error) error {
+func (db *DB) inTx(ctx context.Context, fn func(q *sqlitedb.Queries) error) error {
 	w := &pendingWrite{ctx: ctx, fn: fn, done: make(chan writeResult, 1)}
 	select {
 	case db.writes <- w:
@@ -240,7 +240,7 @@ type writeResult struct {
 	panicked any
 }
 
-// runWriter is the one goroutine that writes through db.write. Each round it
+// runWriter is the one goroutine that writes through db.inTx. Each round it
 // takes the first waiting write and every other write waiting at that moment
 // (up to maxBatch), runs them in one transaction, each inside its own
 // savepoint so that a failing write is rolled back alone, commits once, and
@@ -353,7 +353,7 @@ func runWrite(fn func(q *sqlitedb.Queries) error, q *sqlitedb.Queries) (r writeR
 }
 
 // uncancelled runs a write's statements without its context's cancellation
-// (see write); values such as deadlines for tracing still pass through.
+// (see inTx); values such as deadlines for tracing still pass through.
 type uncancelled struct{ tx sqlitedb.DBTX }
 
 func (u uncancelled) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
@@ -372,24 +372,26 @@ func (u uncancelled) QueryRowContext(ctx context.Context, query string, args ...
 	return u.tx.QueryRowContext(context.WithoutCancel(ctx), query, args...)
 }
 
-// Timestamps are stored as INTEGER unix milliseconds.
+// Timestamps are stored as INTEGER unix milliseconds: toDB and toDBPtr
+// (NULL for nil) write them, fromDB and fromDBPtr read them, as in the
+// PostgreSQL adapter.
 
-func millis(t time.Time) int64 { return t.UnixMilli() }
+func toDB(t time.Time) int64 { return t.UnixMilli() }
 
-func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+func fromDB(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
 
-func nullMillis(t *time.Time) sql.NullInt64 {
+func toDBPtr(t *time.Time) sql.NullInt64 {
 	if t == nil {
 		return sql.NullInt64{}
 	}
 	return sql.NullInt64{Int64: t.UnixMilli(), Valid: true}
 }
 
-func fromNullMillis(n sql.NullInt64) *time.Time {
+func fromDBPtr(n sql.NullInt64) *time.Time {
 	if !n.Valid {
 		return nil
 	}
-	t := fromMillis(n.Int64)
+	t := fromDB(n.Int64)
 	return &t
 }
 
@@ -399,8 +401,8 @@ func likePattern(s string) string {
 	return "%" + r.Replace(s) + "%"
 }
 
-// limit turns a page size into SQLite's LIMIT, where -1 means no limit.
-func limit(n int) int64 {
+// maxRows turns a page size into SQLite's LIMIT, where -1 means no limit.
+func maxRows(n int) int64 {
 	if n <= 0 {
 		return -1
 	}

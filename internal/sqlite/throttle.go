@@ -19,12 +19,12 @@ func (db *DB) TakeThrottle(ctx context.Context, key string, limit int, window ti
 		ok      bool
 		resetAt int64
 	)
-	err := db.write(ctx, func(q *sqlitedb.Queries) error {
-		resetAt = millis(now.Add(window))
+	err := db.inTx(ctx, func(q *sqlitedb.Queries) error {
+		resetAt = toDB(now.Add(window))
 		if err := q.StartThrottle(ctx, sqlitedb.StartThrottleParams{Key: key, ResetAt: resetAt}); err != nil {
 			return err
 		}
-		row, err := q.TakeThrottle(ctx, sqlitedb.TakeThrottleParams{Key: key, Now: millis(now), ResetAt: resetAt, MaxCount: int64(limit)})
+		row, err := q.TakeThrottle(ctx, sqlitedb.TakeThrottleParams{Key: key, Now: toDB(now), ResetAt: resetAt, MaxCount: int64(limit)})
 		if err == nil {
 			ok, resetAt = true, row.ResetAt
 			return nil
@@ -33,7 +33,7 @@ func (db *DB) TakeThrottle(ctx context.Context, key string, limit int, window ti
 			return err
 		}
 		// Refused: the live window's end is the answer's Retry-After.
-		full, err := q.FindThrottle(ctx, sqlitedb.FindThrottleParams{Key: key, Now: millis(now)})
+		full, err := q.FindThrottle(ctx, sqlitedb.FindThrottleParams{Key: key, Now: toDB(now)})
 		if err == nil {
 			resetAt = full.ResetAt
 		}
@@ -42,11 +42,11 @@ func (db *DB) TakeThrottle(ctx context.Context, key string, limit int, window ti
 	if err != nil {
 		return false, time.Time{}, mapErr(err, "", "")
 	}
-	return ok, fromMillis(resetAt), nil
+	return ok, fromDB(resetAt), nil
 }
 
 func (db *DB) RefundThrottle(ctx context.Context, key string, now time.Time) error {
-	return mapErr(db.w.RefundThrottle(ctx, sqlitedb.RefundThrottleParams{Key: key, Now: millis(now)}), "", "")
+	return mapErr(db.w.RefundThrottle(ctx, sqlitedb.RefundThrottleParams{Key: key, Now: toDB(now)}), "", "")
 }
 
 func (db *DB) ClearThrottle(ctx context.Context, key string) error {
@@ -54,19 +54,19 @@ func (db *DB) ClearThrottle(ctx context.Context, key string) error {
 }
 
 func (db *DB) RememberLoginAddress(ctx context.Context, key string, expiresAt time.Time) error {
-	return mapErr(db.w.RememberLoginAddress(ctx, sqlitedb.RememberLoginAddressParams{Key: key, ExpiresAt: millis(expiresAt)}), "", "")
+	return mapErr(db.w.RememberLoginAddress(ctx, sqlitedb.RememberLoginAddressParams{Key: key, ExpiresAt: toDB(expiresAt)}), "", "")
 }
 
 func (db *DB) IsLoginAddress(ctx context.Context, key string, now time.Time) (bool, error) {
-	n, err := db.r.CountLoginAddress(ctx, sqlitedb.CountLoginAddressParams{Key: key, Now: millis(now)})
+	n, err := db.r.CountLoginAddress(ctx, sqlitedb.CountLoginAddressParams{Key: key, Now: toDB(now)})
 	return n > 0, mapErr(err, "", "")
 }
 
 func (db *DB) SweepThrottle(ctx context.Context, now time.Time) (int64, error) {
-	windows, err := db.w.SweepThrottle(ctx, millis(now))
+	windows, err := db.w.SweepThrottle(ctx, toDB(now))
 	if err != nil {
 		return 0, mapErr(err, "", "")
 	}
-	addresses, err := db.w.SweepLoginAddresses(ctx, millis(now))
+	addresses, err := db.w.SweepLoginAddresses(ctx, toDB(now))
 	return windows + addresses, mapErr(err, "", "")
 }

@@ -38,7 +38,7 @@ func (db *DB) FindUserByUsername(ctx context.Context, username string) (bookstor
 
 // ListUsers treats a Limit of zero or less as no limit.
 func (db *DB) ListUsers(ctx context.Context, f bookstore.UserFilter) ([]bookstore.User, error) {
-	p := sqlitedb.ListUsersParams{Pattern: likePattern(f.Query), Limit: limit(f.Limit)}
+	p := sqlitedb.ListUsersParams{Pattern: likePattern(f.Query), Limit: maxRows(f.Limit)}
 	if f.After != nil {
 		p.HasAfter = true
 		p.AfterUsername = f.After.Username
@@ -59,7 +59,7 @@ func (db *DB) ListUsers(ctx context.Context, f bookstore.UserFilter) ([]bookstor
 // SQLite's only write lock: no other demotion can interleave.
 func (db *DB) SetUserAdmin(ctx context.Context, id uuid.UUID, admin bool) (bookstore.User, error) {
 	var u bookstore.User
-	err := db.write(ctx, func(q *sqlitedb.Queries) error {
+	err := db.inTx(ctx, func(q *sqlitedb.Queries) error {
 		if !admin {
 			if err := keepAnAdmin(ctx, q, id); err != nil {
 				return err
@@ -102,7 +102,7 @@ func (db *DB) SetPasswordHash(ctx context.Context, id uuid.UUID, verified, hash 
 // against a concurrent ChangePassword, DeleteUser or CreateSession of the
 // same user.
 func (db *DB) ChangePassword(ctx context.Context, id uuid.UUID, hash string, keep uuid.UUID, now time.Time) error {
-	err := db.write(ctx, func(q *sqlitedb.Queries) error {
+	err := db.inTx(ctx, func(q *sqlitedb.Queries) error {
 		n, err := q.SetNewPassword(ctx, sqlitedb.SetNewPasswordParams{ID: id, PasswordHash: hash})
 		if err != nil {
 			return err
@@ -111,7 +111,7 @@ func (db *DB) ChangePassword(ctx context.Context, id uuid.UUID, hash string, kee
 			return bookstore.Errorf(bookstore.ErrNotFound, msgUserNotFound)
 		}
 		return q.RevokeUserSessionsExcept(ctx, sqlitedb.RevokeUserSessionsExceptParams{
-			UserID: id, Keep: keep, Now: millis(now),
+			UserID: id, Keep: keep, Now: toDB(now),
 		})
 	})
 	return mapErr(err, msgUserNotFound, "")
@@ -120,7 +120,7 @@ func (db *DB) ChangePassword(ctx context.Context, id uuid.UUID, hash string, kee
 // DeleteUser relies on ON DELETE CASCADE for the user's books, sessions
 // (with their refresh tokens) and idempotency keys.
 func (db *DB) DeleteUser(ctx context.Context, id uuid.UUID) error {
-	err := db.write(ctx, func(q *sqlitedb.Queries) error {
+	err := db.inTx(ctx, func(q *sqlitedb.Queries) error {
 		if err := keepAnAdmin(ctx, q, id); err != nil {
 			return err
 		}
@@ -138,7 +138,7 @@ func (db *DB) DeleteUser(ctx context.Context, id uuid.UUID) error {
 
 func (db *DB) CreateFirstAdmin(ctx context.Context, u bookstore.User) (bool, error) {
 	created := false
-	err := db.write(ctx, func(q *sqlitedb.Queries) error {
+	err := db.inTx(ctx, func(q *sqlitedb.Queries) error {
 		admins, err := q.ListAdminIDs(ctx)
 		if err != nil || len(admins) > 0 {
 			return err
@@ -159,7 +159,7 @@ func createUserParams(u bookstore.User) sqlitedb.CreateUserParams {
 		Username:               u.Username,
 		PasswordHash:           u.PasswordHash,
 		Admin:                  boolInt(u.Admin),
-		CreatedAt:              millis(u.CreatedAt),
+		CreatedAt:              toDB(u.CreatedAt),
 		PasswordChangeRequired: boolInt(u.PasswordChangeRequired),
 	}
 }
@@ -170,7 +170,7 @@ func userFromRow(r sqlitedb.User) bookstore.User {
 		Username:               r.Username,
 		PasswordHash:           r.PasswordHash,
 		Admin:                  r.Admin != 0,
-		CreatedAt:              fromMillis(r.CreatedAt),
+		CreatedAt:              fromDB(r.CreatedAt),
 		PasswordChangeRequired: r.PasswordChangeRequired != 0,
 		CredentialVersion:      r.CredentialVersion,
 	}
