@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bookstore/bookstore/internal/app"
 	"github.com/bookstore/bookstore/internal/auth"
 )
 
@@ -70,8 +71,8 @@ func settings() []setting {
 // The first admin is configured by environment only: a password on the
 // command line would show in the process list.
 const (
-	envAdminUsername = "BOOKSTORE_ADMIN_USERNAME"
-	envAdminPassword = "BOOKSTORE_ADMIN_PASSWORD"
+	envAdminUsername = app.EnvAdminUsername
+	envAdminPassword = app.EnvAdminPassword
 )
 
 // Config is the server's configuration, validated.
@@ -718,4 +719,36 @@ func serveConfig(f *flagSet) (Config, error) {
 	c.AdminUsername = f.getenv(envAdminUsername)
 	c.AdminPassword = f.getenv(envAdminPassword)
 	return c, nil
+}
+
+// appConfig is the service's part of the configuration.
+func (m *Main) appConfig() app.Config {
+	c := m.Config
+	var throttle *auth.ThrottleLimits // nil: off
+	if c.Throttle {
+		throttle = &c.ThrottleLimits
+	}
+	return app.Config{
+		Logger:             m.Logger,
+		Database:           c.Database.String(),
+		Argon2:             m.argon2,
+		HashSlots:          c.Hashing.Slots,
+		HashQueueWait:      c.Hashing.QueueWait,
+		MinPasswordLength:  c.MinPasswordLength,
+		JWTAlg:             c.JWTAlg,
+		JWTSecret:          c.JWTSecret,
+		AccessTTL:          c.AccessTTL,
+		RefreshTTL:         c.RefreshTTL,
+		Throttle:           throttle,
+		MaxSessionsPerUser: c.Sessions.MaxPerUser,
+		SessionRetention:   c.Sessions.Retention,
+		StepUpMaxAge:       c.StepUpMaxAge,
+		TrustedProxies:     c.TrustedProxies,
+		CORSOrigins:        c.CORSOrigins,
+		Metrics:            c.Metrics,
+		AdminUsername:      c.AdminUsername,
+		AdminPassword:      c.AdminPassword,
+		Tracer:             m.Tracer,
+		StartRetryMax:      m.retryMax,
+	}
 }

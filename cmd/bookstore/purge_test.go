@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/bookstore/bookstore/internal/app"
 	"github.com/bookstore/bookstore/internal/bookstore"
 )
 
@@ -32,7 +33,7 @@ func TestPurgeSessions(t *testing.T) {
 		}
 		return s
 	}
-	const ended = 2*purgeBatch + 7
+	const ended = 2*app.PurgeBatch + 7
 	longAgo := now.Add(-48 * time.Hour)
 	for i := range ended {
 		session(i, longAgo, longAgo.Add(time.Hour)) // expired 47 hours ago
@@ -40,7 +41,7 @@ func TestPurgeSessions(t *testing.T) {
 	live := session(ended, now, now.Add(time.Hour))
 	recent := session(ended+1, now.Add(-2*time.Hour), now.Add(-time.Hour)) // expired an hour ago
 
-	sessions, tokens, err := purgeSessions(ctx, db, now.Add(-24*time.Hour))
+	sessions, tokens, err := app.PurgeSessions(ctx, db, now.Add(-24*time.Hour))
 	if err != nil || sessions != ended || tokens != 0 {
 		t.Fatalf("purge = %d sessions, %d tokens, %v; want %d, 0", sessions, tokens, err, ended)
 	}
@@ -48,10 +49,10 @@ func TestPurgeSessions(t *testing.T) {
 		t.Errorf("live sessions after the purge: %v %v", got, err)
 	}
 	// The recently expired one is kept: a purge a day later takes it.
-	if s, _, err := purgeSessions(ctx, db, now.Add(-24*time.Hour)); err != nil || s != 0 {
+	if s, _, err := app.PurgeSessions(ctx, db, now.Add(-24*time.Hour)); err != nil || s != 0 {
 		t.Errorf("second purge = %d, %v; want nothing", s, err)
 	}
-	if s, _, err := purgeSessions(ctx, db, recent.ExpiresAt.Add(time.Millisecond)); err != nil || s != 1 {
+	if s, _, err := app.PurgeSessions(ctx, db, recent.ExpiresAt.Add(time.Millisecond)); err != nil || s != 1 {
 		t.Errorf("purge past the recent one = %d, %v; want 1", s, err)
 	}
 }

@@ -88,7 +88,7 @@ func runUserCreate(ctx context.Context, args []string, stdin io.Reader, stdout, 
 	}
 	u, err := auth.NewUser(ctx, hasher, policy, *username, password, *admin, time.Now())
 	if err != nil {
-		return errors.New(clientMessage(err))
+		return errors.New(bookstore.ClientMessage(err))
 	}
 	err = withDatabase(ctx, database, func(db store) error { return db.CreateUser(ctx, u) })
 	if errors.Is(err, bookstore.ErrConflict) {
@@ -124,7 +124,7 @@ func runUserSetPassword(ctx context.Context, args []string, stdin io.Reader, std
 			return err
 		}
 		if err := policy.Check(u.Username, password); err != nil {
-			return errors.New(clientMessage(err))
+			return errors.New(bookstore.ClientMessage(err))
 		}
 		hasher, err := auth.NewHasher(auth.DefaultArgon2Params(), 1)
 		if err != nil {
@@ -189,7 +189,7 @@ func runUserAdmin(ctx context.Context, sub string, args []string, stdout, stderr
 		}
 		if _, err := db.SetUserAdmin(ctx, u.ID, admin); err != nil {
 			if errors.Is(err, bookstore.ErrLastAdmin) {
-				return errors.New(clientMessage(err))
+				return errors.New(bookstore.ClientMessage(err))
 			}
 			return err
 		}

@@ -55,3 +55,14 @@ func Errorf(kind error, format string, args ...any) *Error {
 func Invalid(message string, fields ...FieldError) *Error {
 	return &Error{Kind: ErrInvalid, Message: message, Fields: fields}
 }
+
+// ClientMessage is the message of a domain error without its kind
+// ("password is too common", not "invalid: password is too common"), and
+// the error's text for any other error.
+func ClientMessage(err error) string {
+	var de *Error
+	if errors.As(err, &de) {
+		return de.Message
+	}
+	return err.Error()
+}

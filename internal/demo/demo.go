@@ -6,7 +6,6 @@
 package demo
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -17,14 +16,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/bookstore/bookstore/internal/app"
 	"github.com/bookstore/bookstore/internal/auth"
 	"github.com/bookstore/bookstore/internal/bookstore"
-	"github.com/bookstore/bookstore/internal/httpapi"
 	"github.com/bookstore/bookstore/internal/sqlite"
-	"github.com/bookstore/bookstore/internal/tracing"
 )
 
 // Options adjust the server; the zero value is a plain server.
@@ -63,10 +60,6 @@ type Server struct {
 	once sync.Once
 }
 
-// registerFormats registers the spec's formats with kin-openapi once per
-// process, as cmd/bookstore does.
-var registerFormats = sync.OnceFunc(httpapi.RegisterFormats)
-
 // cheapArgon2 makes a hash cost microseconds instead of tens of
 // milliseconds. Demo servers only.
 var cheapArgon2 = auth.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
@@ -87,35 +80,7 @@ func Start(opts Options) (_ *Server, err error) {
 	if s.Store, err = sqlite.Open(ctx, filepath.Join(dir, "bookstore.db")); err != nil {
 		return nil, err
 	}
-	if err := s.Store.Migrate(ctx); err != nil {
-		return nil, err
-	}
-	ttl := opts.AccessTTL
-	if ttl == 0 {
-		ttl = 15 * time.Minute
-	}
 	key, err := auth.NewHS256Key(time.Now())
-	if err != nil {
-		return nil, err
-	}
-	keyring, err := auth.NewKeyring([]bookstore.SigningKey{key}, ttl)
-	if err != nil {
-		return nil, err
-	}
-	tokens, err := auth.NewAccessTokens(auth.AccessTokenConfig{Keyring: keyring, AccessTTL: ttl})
-	if err != nil {
-		return nil, err
-	}
-	var hashOpts []auth.HasherOption
-	if opts.HashQueueWait > 0 {
-		hashOpts = append(hashOpts, auth.MaxQueueWait(opts.HashQueueWait))
-	}
-	hasher, err := auth.NewHasher(cheapArgon2, 2, hashOpts...)
-	if err != nil {
-		return nil, err
-	}
-	s.Hasher = hasher
-	policy, err := auth.NewPasswordPolicy(auth.DefaultMinPasswordLength)
 	if err != nil {
 		return nil, err
 	}
@@ -123,33 +88,29 @@ func Start(opts Options) (_ *Server, err error) {
 	if log == nil {
 		log = slog.New(slog.NewJSONHandler(io.Discard, nil))
 	}
-	var metrics *httpapi.Metrics
-	if opts.Metrics {
-		if metrics, err = httpapi.NewMetrics(prometheus.NewRegistry()); err != nil {
-			return nil, err
-		}
-	}
-	var store bookstore.Store = s.Store
-	if opts.Tracer != nil {
-		hasher.TraceWith(opts.Tracer)
-		store = tracing.WrapStore(s.Store, opts.Tracer, tracing.SQLite)
-	}
-	var throttle *auth.Throttle
+	var throttle *auth.ThrottleLimits // nil: off
 	if opts.Throttle {
-		if throttle, err = auth.NewThrottle(s.Store, auth.DefaultThrottleLimits()); err != nil {
-			return nil, err
-		}
+		limits := auth.DefaultThrottleLimits()
+		throttle = &limits
 	}
-	registerFormats()
-	h, err := httpapi.NewHandler(httpapi.Config{
-		Store: store, Tokens: tokens, Hasher: hasher, Policy: policy, RefreshTTL: 24 * time.Hour,
-		CursorKey: bytes.Repeat([]byte{7}, 32), Logger: log, Metrics: metrics, Throttle: throttle, Tracer: opts.Tracer,
-		StepUpMaxAge: opts.StepUpMaxAge,
-	})
+	svc, err := app.Open(ctx, app.Config{
+		Logger:        log,
+		Argon2:        cheapArgon2,
+		HashSlots:     2,
+		HashQueueWait: opts.HashQueueWait,
+		SigningKeys:   []bookstore.SigningKey{key},
+		AccessTTL:     opts.AccessTTL,
+		RefreshTTL:    24 * time.Hour,
+		Throttle:      throttle,
+		Metrics:       opts.Metrics,
+		StepUpMaxAge:  opts.StepUpMaxAge,
+		Tracer:        opts.Tracer,
+	}, s.Store)
 	if err != nil {
 		return nil, err
 	}
-	s.http = httptest.NewServer(h)
+	s.Hasher = svc.Hasher
+	s.http = httptest.NewServer(svc.Handler)
 	s.URL = s.http.URL
 	return s, nil
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/bookstore/bookstore/gen/oapi"
+	"github.com/bookstore/bookstore/internal/app"
 	"github.com/bookstore/bookstore/internal/auth"
 	"github.com/bookstore/bookstore/internal/bookstore"
 	"github.com/bookstore/bookstore/internal/httpapi"
@@ -58,7 +59,6 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	httpapi.RegisterFormats()
 	spec, err := httpapi.LoadSpec()
 	if err != nil {
 		panic(err)
@@ -235,13 +235,10 @@ func newDatabase(t testing.TB) string {
 
 // openStore opens and migrates a database from newDatabase, closed when t
 // ends.
-func openStore(t testing.TB, database string) bookstore.Store {
+func openStore(t testing.TB, database string) app.Store {
 	t.Helper()
 	ctx := context.Background()
-	var db interface {
-		bookstore.Store
-		Migrate(context.Context) error
-	}
+	var db app.Store
 	var err error
 	if engine == pgtest.Postgres {
 		db, err = postgres.Open(ctx, database)
@@ -283,42 +280,28 @@ func newTestAPITB(t testing.TB, opt ...func(*apiOptions)) *testAPI {
 		}
 		keys = []bookstore.SigningKey{k}
 	}
-	keyring, err := auth.NewKeyring(keys, auth.DefaultAccessTTL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tokens, err := auth.NewAccessTokens(auth.AccessTokenConfig{Keyring: keyring, AccessTTL: o.accessTTL, Now: o.now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hasher, err := auth.NewHasher(o.argon2, 2, auth.MaxQueueWait(cmp.Or(o.hashQueueWait, time.Minute)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	policy, err := auth.NewPasswordPolicy(15)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var throttle *auth.Throttle
-	if o.throttle != nil {
-		if throttle, err = auth.NewThrottle(db, *o.throttle); err != nil {
-			t.Fatal(err)
-		}
-	}
 	logs := &syncBuffer{}
-	var store bookstore.Store = db
-	if o.wrapStore != nil {
-		store = o.wrapStore(db)
-	}
-	h, err := httpapi.NewHandler(httpapi.Config{
-		Store: store, CORSOrigins: o.cors, Tokens: tokens, Hasher: hasher, Policy: policy,
-		RefreshTTL: 720 * time.Hour, Throttle: throttle, TrustedProxies: o.proxies, CursorKey: bytes.Repeat([]byte{7}, 32),
+	svc, err := app.New(context.Background(), app.Config{
+		Logger:             slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Argon2:             o.argon2,
+		HashSlots:          2,
+		HashQueueWait:      cmp.Or(o.hashQueueWait, time.Minute),
+		MinPasswordLength:  15,
+		SigningKeys:        keys,
+		AccessTTL:          o.accessTTL,
+		RefreshTTL:         720 * time.Hour,
+		CursorKey:          bytes.Repeat([]byte{7}, 32),
+		Throttle:           o.throttle,
 		MaxSessionsPerUser: o.maxSessions,
-		Logger:             slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Now: o.now,
-	})
+		TrustedProxies:     o.proxies,
+		CORSOrigins:        o.cors,
+		Now:                o.now,
+		WrapStore:          o.wrapStore,
+	}, db)
 	if err != nil {
 		t.Fatal(err)
 	}
+	hasher, h := svc.Hasher, svc.Handler
 	api := &testAPI{t: t, Store: db, Hasher: hasher, Logs: logs, handler: h}
 	srv := httptest.NewServer(api.checkResponses(h))
 	t.Cleanup(srv.Close)

@@ -154,6 +154,14 @@ func (db *DB) Migrate(ctx context.Context) error {
 }
 
 // Ping reports whether the database answers.
+// Remote is true: the database is a server of its own, which may be down,
+// starting or failing over while this process runs, so a failure to reach
+// it may mend by waiting.
+func (db *DB) Remote() bool { return true }
+
+// System is the engine's name as OpenTelemetry has it (db.system.name).
+func (db *DB) System() string { return "postgresql" }
+
 func (db *DB) Ping(ctx context.Context) error {
 	return mapErr(db.pool.Ping(ctx), "", "")
 }

@@ -173,6 +173,13 @@ func (db *DB) Migrate(ctx context.Context) error {
 }
 
 // Ping reports whether the database answers a trivial query.
+// Remote is false: the database is a local file, there or not, so a
+// failure to open it does not mend by waiting.
+func (db *DB) Remote() bool { return false }
+
+// System is the engine's name as OpenTelemetry has it (db.system.name).
+func (db *DB) System() string { return "sqlite" }
+
 func (db *DB) Ping(ctx context.Context) error {
 	var one int
 	if err := db.reader.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
