@@ -1,6 +1,16 @@
 // Package httpapi serves the spec's operations over HTTP: it implements the
 // generated strict server interface over a bookstore.Store and the auth
 // package, and owns everything HTTP — statuses, headers, problem documents.
+//
+// The files fall in three groups. The operations, one file per resource:
+// auth.go, books.go, users.go, operations.go (health, readiness, the spec).
+// The middleware every request passes before an operation runs, in the
+// order NewHandler stacks it: middleware.go (the per-request record,
+// observation, authentication) and middleware_*.go (tracing, metrics, CORS,
+// validation against the spec, body limits, the password-change gate, the
+// client address, the log). What both use: server.go (the assembly of the
+// handler), problem.go (the one place errors become HTTP), convert.go,
+// cursor.go, bookjson.go; beside the API, docs.go and starting.go.
 package httpapi
 
 import (
@@ -53,7 +63,7 @@ type Config struct {
 	Metrics *Metrics
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// Tracer, when set, makes a span of every request (tracing.go); nil:
+	// Tracer, when set, makes a span of every request (middleware_tracing.go); nil:
 	// no tracing, at no cost.
 	Tracer trace.TracerProvider
 }
