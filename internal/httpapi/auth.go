@@ -27,7 +27,7 @@ func (s *Server) RegisterUser(ctx context.Context, req oapi.RegisterUserRequestO
 	}
 	if err := s.store.CreateUser(ctx, u); err != nil {
 		if errors.Is(err, bookstore.ErrConflict) {
-			return nil, newProblem(409, typeUsernameTaken, "The username is taken.",
+			return nil, newProblem(409, oapi.ProblemsusernameTaken, "The username is taken.",
 				"the username "+u.Username+" is taken (usernames are compared case-insensitively)")
 		}
 		return nil, err
@@ -49,7 +49,7 @@ func (s *Server) Login(ctx context.Context, req oapi.LoginRequestObject) (oapi.L
 		username, password = info.basicUser, info.basicPassword
 	default:
 		return nil, badRequest("send the username and password as a JSON body or with HTTP Basic",
-			fieldError{"body", "credentials are required"})
+			oapi.FieldError{Field: "body", Message: "credentials are required"})
 	}
 	now := s.now()
 	slots, err := s.throttle.TakeLogin(ctx, now, username, info.clientIP)

@@ -252,7 +252,7 @@ func (s *Server) ListBooks(ctx context.Context, req oapi.ListBooksRequestObject)
 		} else {
 			id, err := uuid.Parse(owner)
 			if err != nil {
-				return nil, badRequest("owner must be a user id or all", fieldError{"query.owner", "must be a user id or all"})
+				return nil, badRequest("owner must be a user id or all", oapi.FieldError{Field: "query.owner", Message: "must be a user id or all"})
 			}
 			f.OwnerID = &id
 		}
@@ -266,7 +266,7 @@ func (s *Server) ListBooks(ctx context.Context, req oapi.ListBooksRequestObject)
 		}
 		id, err := uuid.Parse(pos.ID)
 		if err != nil {
-			return nil, badRequest("the cursor is not valid", fieldError{"query.cursor", "is not valid"})
+			return nil, badRequest("the cursor is not valid", oapi.FieldError{Field: "query.cursor", Message: "is not valid"})
 		}
 		f.After = &bookstore.Book{ID: id, Title: pos.Key, PriceCents: pos.Num, CreatedAt: time.UnixMilli(pos.Num).UTC()}
 	}

@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+
+	"github.com/bookstore/bookstore/gen/oapi"
 )
 
 // cursorMACSize is how much of the HMAC-SHA256 a cursor carries.
@@ -42,7 +44,7 @@ func (c cursorCodec) encode(query string, pos pagePosition) string {
 // decode checks and opens a cursor made by encode for the same query.
 func (c cursorCodec) decode(query, cursor string) (pagePosition, error) {
 	bad := badRequest("the cursor is not valid for this query; start again without one",
-		fieldError{"query.cursor", "is not a cursor this server issued for these filters and sort"})
+		oapi.FieldError{Field: "query.cursor", Message: "is not a cursor this server issued for these filters and sort"})
 	raw, err := base64.RawURLEncoding.DecodeString(cursor)
 	if err != nil || len(raw) <= cursorMACSize {
 		return pagePosition{}, bad

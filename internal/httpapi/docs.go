@@ -8,6 +8,8 @@ import (
 
 	"github.com/swaggest/swgui"
 	"github.com/swaggest/swgui/v5emb"
+
+	"github.com/bookstore/bookstore/gen/oapi"
 )
 
 // docsPath is where Swagger UI is served. Its assets are embedded in the
@@ -88,7 +90,7 @@ func (s *Server) mount(api http.Handler, metrics *Metrics) http.Handler {
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
-			writeProblem(w, r, s.log, newProblem(http.StatusMethodNotAllowed, typeMethodNotAllowed,
+			writeProblem(w, r, s.log, newProblem(http.StatusMethodNotAllowed, oapi.ProblemsmethodNotAllowed,
 				"The method is not allowed.", r.Method+" is not allowed on "+path))
 			return
 		}

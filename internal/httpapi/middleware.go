@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/bookstore/bookstore/gen/oapi"
 	"github.com/bookstore/bookstore/internal/auth"
 	"github.com/bookstore/bookstore/internal/bookstore"
 )
@@ -28,7 +29,7 @@ type requestInfo struct {
 	traceID     string // set when tracing: in every log line of the request
 	route       string // the spec's path template, never the raw path
 	operationID string
-	problemType string
+	problemType oapi.ProblemType
 
 	principal *bookstore.Principal
 	authErr   error // why a presented token was refused
@@ -155,7 +156,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 				attrs = append(attrs, slog.String("user_id", info.principal.UserID.String()))
 			}
 			if info.problemType != "" {
-				attrs = append(attrs, slog.String("problem", info.problemType))
+				attrs = append(attrs, slog.String("problem", string(info.problemType)))
 			}
 			s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 		}()
@@ -229,7 +230,7 @@ func accessTokenFrom(h http.Header) (string, error) {
 	seed := strings.TrimSpace(h.Get("X-Access-Tokens"))
 	if bearer != "" && seed != "" && bearer != seed {
 		return "", badRequest("the Authorization and x-access-tokens headers carry different tokens; send one",
-			fieldError{"header.x-access-tokens", "differs from the bearer token in Authorization"})
+			oapi.FieldError{Field: "header.x-access-tokens", Message: "differs from the bearer token in Authorization"})
 	}
 	if bearer != "" {
 		return bearer, nil

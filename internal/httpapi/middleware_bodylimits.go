@@ -10,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/bookstore/bookstore/gen/oapi"
 )
 
 // maxBodyBytes is the ceiling of every request body; most operations get a
@@ -223,7 +225,7 @@ func scanJSON(body []byte, lim bodyLimits) error {
 	}
 	tooLong := func(field string) error {
 		return badRequest(field+": longer than "+strconv.Itoa(lim.runes)+" characters, the most any field of this request takes",
-			fieldError{field, "must be at most " + strconv.Itoa(lim.runes) + " characters"})
+			oapi.FieldError{Field: field, Message: "must be at most " + strconv.Itoa(lim.runes) + " characters"})
 	}
 	for {
 		tok, err := dec.Token()
@@ -249,7 +251,7 @@ func scanJSON(body []byte, lim bodyLimits) error {
 		} else {
 			values++
 			if values > lim.values {
-				return newProblem(413, typePayloadTooLarge, "The request body is too large.",
+				return newProblem(413, oapi.ProblemspayloadTooLarge, "The request body is too large.",
 					"the body holds more than "+strconv.Itoa(lim.values)+" JSON values, more than this operation takes")
 			}
 			switch v := tok.(type) {

@@ -8,6 +8,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/bookstore/bookstore/gen/oapi"
 )
 
 // Metrics are the API's Prometheus metrics. Requests are labelled by the
@@ -123,7 +125,7 @@ func (m *Metrics) instrument(next http.Handler) http.Handler {
 			case status == 0:
 				status = http.StatusOK
 			}
-			op, problemType := "unmatched", ""
+			op, problemType := "unmatched", oapi.ProblemType("")
 			if info := requestInfoFrom(r.Context()); info != nil {
 				if info.operationID != "" {
 					op = info.operationID
@@ -132,7 +134,7 @@ func (m *Metrics) instrument(next http.Handler) http.Handler {
 			}
 			m.requests.WithLabelValues(op, strconv.Itoa(status)).Inc()
 			m.duration.WithLabelValues(op).Observe(time.Since(start).Seconds())
-			if problemType == typeTooManyRequests {
+			if problemType == oapi.ProblemstooManyRequests {
 				m.throttled.WithLabelValues(op).Inc()
 			}
 		}()

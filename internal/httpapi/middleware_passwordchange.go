@@ -3,6 +3,8 @@ package httpapi
 import (
 	"context"
 	"net/http"
+
+	"github.com/bookstore/bookstore/gen/oapi"
 )
 
 // passwordChangeAllowed are the operations a session whose account must
@@ -23,6 +25,6 @@ func passwordChangeRequired(ctx context.Context, operationID string) *problem {
 	if !ok || !p.PasswordChangeRequired || passwordChangeAllowed[operationID] {
 		return nil
 	}
-	return newProblem(http.StatusForbidden, typePasswordChange, "You must change your password first.",
+	return newProblem(http.StatusForbidden, oapi.ProblemspasswordChangeRequired, "You must change your password first.",
 		"your password does not meet the password policy: change it with PUT /users/me/password")
 }

@@ -17,6 +17,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	"github.com/bookstore/bookstore/gen/oapi"
 )
 
 // validator checks every request against the spec before a handler sees it.
@@ -123,7 +125,7 @@ func (v *validator) middleware(s *Server, next http.Handler) http.Handler {
 				w.Header().Set("Allow", strings.Join(allow, ", "))
 				w.WriteHeader(http.StatusNoContent)
 			default:
-				writeProblem(w, r, s.log, newProblem(http.StatusMethodNotAllowed, typeMethodNotAllowed,
+				writeProblem(w, r, s.log, newProblem(http.StatusMethodNotAllowed, oapi.ProblemsmethodNotAllowed,
 					"The method is not allowed.", r.Method+" is not allowed on "+r.URL.Path+"; allowed: "+strings.Join(allow, ", ")).
 					withHeader("Allow", strings.Join(allow, ", ")))
 			}
@@ -295,7 +297,7 @@ func validationProblem(info *requestInfo, err error) *problem {
 			}
 		}
 	}
-	var fields []fieldError
+	var fields []oapi.FieldError
 	for _, e := range errs {
 		var re *openapi3filter.RequestError
 		if !errors.As(e, &re) {
@@ -324,7 +326,7 @@ var (
 // requestFieldErrors names the fields one RequestError is about: body
 // fields by their JSON path, parameters as "query.limit", "path.id" or
 // "header.If-Match".
-func requestFieldErrors(re *openapi3filter.RequestError) []fieldError {
+func requestFieldErrors(re *openapi3filter.RequestError) []oapi.FieldError {
 	if re.Parameter != nil {
 		field := re.Parameter.In + "." + re.Parameter.Name
 		msg := re.Reason
@@ -337,7 +339,7 @@ func requestFieldErrors(re *openapi3filter.RequestError) []fieldError {
 		if msg == "" {
 			msg = "is not valid"
 		}
-		return []fieldError{{field, msg}}
+		return []oapi.FieldError{{Field: field, Message: msg}}
 	}
 	var schemaErrs []*openapi3.SchemaError
 	var me openapi3.MultiError
@@ -361,9 +363,9 @@ func requestFieldErrors(re *openapi3filter.RequestError) []fieldError {
 		} else if msg == "" && re.Err != nil {
 			msg = re.Err.Error()
 		}
-		return []fieldError{{"body", msg}}
+		return []oapi.FieldError{{Field: "body", Message: msg}}
 	}
-	fields := make([]fieldError, 0, len(schemaErrs))
+	fields := make([]oapi.FieldError, 0, len(schemaErrs))
 	for _, se := range schemaErrs {
 		path := se.JSONPointer()
 		withName := func(name string) []string {
@@ -374,19 +376,19 @@ func requestFieldErrors(re *openapi3filter.RequestError) []fieldError {
 		}
 		if m := unsupportedProperty.FindStringSubmatch(se.Reason); m != nil {
 			path = withName(m[1])
-			fields = append(fields, fieldError{strings.Join(path, "."), "is not a field of this request (unknown or server-owned)"})
+			fields = append(fields, oapi.FieldError{Field: strings.Join(path, "."), Message: "is not a field of this request (unknown or server-owned)"})
 			continue
 		}
 		if m := missingProperty.FindStringSubmatch(se.Reason); m != nil {
 			path = withName(m[1])
-			fields = append(fields, fieldError{strings.Join(path, "."), "is required"})
+			fields = append(fields, oapi.FieldError{Field: strings.Join(path, "."), Message: "is required"})
 			continue
 		}
 		field := strings.Join(path, ".")
 		if field == "" {
 			field = "body"
 		}
-		fields = append(fields, fieldError{field, se.Reason})
+		fields = append(fields, oapi.FieldError{Field: field, Message: se.Reason})
 	}
 	return fields
 }

@@ -63,7 +63,7 @@ func (s *Server) ChangePassword(ctx context.Context, req oapi.ChangePasswordRequ
 		return nil, errors.Join(err, s.throttle.Refund(ctx, now, keys))
 	}
 	if !ok {
-		return nil, newProblem(403, typeWrongPassword, "The current password is wrong.", "current_password does not match your password")
+		return nil, newProblem(403, oapi.ProblemswrongPassword, "The current password is wrong.", "current_password does not match your password")
 	}
 	// The right password is not a failure: its slot goes back.
 	if err := s.throttle.Refund(ctx, now, keys); err != nil {
@@ -71,7 +71,7 @@ func (s *Server) ChangePassword(ctx context.Context, req oapi.ChangePasswordRequ
 	}
 	if req.Body.NewPassword == req.Body.CurrentPassword {
 		return nil, badRequest("new_password must differ from current_password",
-			fieldError{"new_password", "must differ from the current password"})
+			oapi.FieldError{Field: "new_password", Message: "must differ from the current password"})
 	}
 	if err := s.policy.Check(u.Username, req.Body.NewPassword); err != nil {
 		return nil, renameField(err, "password", "new_password")
@@ -157,7 +157,7 @@ func (s *Server) ListUsers(ctx context.Context, req oapi.ListUsersRequestObject)
 		}
 		id, err := uuid.Parse(pos.ID)
 		if err != nil {
-			return nil, badRequest("the cursor is not valid", fieldError{"query.cursor", "is not valid"})
+			return nil, badRequest("the cursor is not valid", oapi.FieldError{Field: "query.cursor", Message: "is not valid"})
 		}
 		f.After = &bookstore.User{ID: id, Username: pos.Key}
 	}
