@@ -42,11 +42,12 @@ func (s *Server) RegisterUser(ctx context.Context, req oapi.RegisterUserRequestO
 func (s *Server) Login(ctx context.Context, req oapi.LoginRequestObject) (oapi.LoginResponseObject, error) {
 	info := requestInfoFrom(ctx)
 	var username, password string
+	basic, hasBasic := basicCredentialsFrom(ctx)
 	switch {
 	case req.Body != nil:
 		username, password = req.Body.Username, req.Body.Password
-	case info.hasBasic:
-		username, password = info.basicUser, info.basicPassword
+	case hasBasic:
+		username, password = basic.username, basic.password
 	default:
 		return nil, badRequest("send the username and password as a JSON body or with HTTP Basic",
 			oapi.FieldError{Field: "body", Message: "credentials are required"})

@@ -35,10 +35,6 @@ type requestInfo struct {
 	authErr   error // why a presented token was refused
 	tokenSent bool
 
-	// HTTP Basic credentials, read only by the login operation.
-	basicUser, basicPassword string
-	hasBasic                 bool
-
 	clientIP  string
 	userAgent string
 }
@@ -196,6 +192,32 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, info *requ
 		info.principal = &p
 	}
 	return true
+}
+
+// basicCredentials are a request's HTTP Basic credentials. Login is the one
+// operation that takes them (the spec's basicAuth scheme, beside a JSON
+// body), and its typed request object has no place for credentials that
+// come as a security scheme: they reach it as this one context value, set
+// by withBasicCredentials and read by basicCredentialsFrom, nowhere else.
+type basicCredentials struct{ username, password string }
+
+type basicCredentialsKey struct{}
+
+// withBasicCredentials puts the request's HTTP Basic credentials, if it
+// has any, in its context for Login.
+func withBasicCredentials(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if username, password, ok := r.BasicAuth(); ok {
+			r = r.WithContext(context.WithValue(r.Context(), basicCredentialsKey{}, basicCredentials{username, password}))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// basicCredentialsFrom returns the credentials withBasicCredentials found.
+func basicCredentialsFrom(ctx context.Context) (basicCredentials, bool) {
+	c, ok := ctx.Value(basicCredentialsKey{}).(basicCredentials)
+	return c, ok
 }
 
 func (s *Server) verifyAccessToken(ctx context.Context, token string) (bookstore.Principal, error) {

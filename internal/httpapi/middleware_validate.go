@@ -134,7 +134,6 @@ func (v *validator) middleware(s *Server, next http.Handler) http.Handler {
 		info := requestInfoFrom(r.Context())
 		info.route = route.Path
 		info.operationID = route.Operation.OperationID
-		info.basicUser, info.basicPassword, info.hasBasic = r.BasicAuth()
 		if v.takesToken[route.Operation] && !s.authenticate(w, r, info) {
 			return
 		}

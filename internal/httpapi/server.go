@@ -152,7 +152,7 @@ func NewHandler(cfg Config) (http.Handler, error) {
 		ErrorHandlerFunc: onRequestError,
 	})
 	s.metrics.initOperations(spec)
-	api := s.cors(v.middleware(s, routes))
+	api := s.cors(withBasicCredentials(v.middleware(s, routes)))
 	// /docs and /metrics are not API operations: mount routes them around
 	// the validator, inside observe (request ids, log lines, recovery).
 	return s.observe(s.traced(s.mount(api, s.metrics))), nil
