@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -154,7 +155,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err := checkDatabaseLocation(m.Config.Database); err != nil {
 		return err
 	}
-	log.Info("starting", "version", version, "config", m.Config)
+	log.Info("starting", "version", version, "gomaxprocs", runtime.GOMAXPROCS(0), "config", m.Config)
 	if !m.Config.Throttle {
 		log.Warn("throttling is off (BOOKSTORE_THROTTLE=off): failed logins and registrations are not limited; use this for benchmarks only")
 	}
