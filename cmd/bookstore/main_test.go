@@ -1,8 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
+	"github.com/bookstore/bookstore/internal/proctest"
 	"io"
 	"log/slog"
 	"net"
@@ -28,29 +28,10 @@ func fastArgon2() auth.Argon2Params {
 	return auth.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
 }
 
-// syncBuffer is a bytes.Buffer that the server's goroutines and the test
-// can use at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // NewTestMain returns a Main configured as the binary would be from env,
 // listening on 127.0.0.1:0 with a new database of the engine under test (see
 // testDatabase) unless env says otherwise. Its log goes to the returned buffer and the test log.
-func NewTestMain(tb testing.TB, env map[string]string) (*Main, *syncBuffer) {
+func NewTestMain(tb testing.TB, env map[string]string) (*Main, *proctest.Buffer) {
 	tb.Helper()
 	full := map[string]string{
 		"BOOKSTORE_ADDR":         "127.0.0.1:0",
@@ -63,7 +44,7 @@ func NewTestMain(tb testing.TB, env map[string]string) (*Main, *syncBuffer) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &proctest.Buffer{}
 	log := slog.New(slog.NewJSONHandler(io.MultiWriter(logs, tb.Output()), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	m := NewMain(cfg, log)
 	m.argon2 = fastArgon2()
@@ -372,13 +353,13 @@ func TestStartupErrors(t *testing.T) {
 
 // waitListening waits for run, started with stderr as its log and status
 // for its exit status, to log that it listens, and returns the address.
-func waitListening(t *testing.T, stderr *syncBuffer, status <-chan int) string {
+func waitListening(t *testing.T, stderr *proctest.Buffer, status <-chan int) string {
 	t.Helper()
 	return waitLog(t, stderr, status, regexp.MustCompile(`"msg":"listening","addr":"([^"]+)"`))[1]
 }
 
 // waitLog waits for run's log to match re and returns the match.
-func waitLog(t *testing.T, stderr *syncBuffer, status <-chan int, re *regexp.Regexp) []string {
+func waitLog(t *testing.T, stderr *proctest.Buffer, status <-chan int, re *regexp.Regexp) []string {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		if m := re.FindStringSubmatch(stderr.String()); m != nil {
@@ -404,7 +385,7 @@ func TestServeStopsOnSIGTERM(t *testing.T) {
 		"BOOKSTORE_ADDR":         "127.0.0.1:0",
 		"BOOKSTORE_DATABASE_URL": testDatabase(t),
 	}
-	stderr := &syncBuffer{}
+	stderr := &proctest.Buffer{}
 	status := make(chan int, 1)
 	go func() {
 		status <- run(context.Background(), []string{"serve"}, strings.NewReader(""), io.Discard, stderr, envFunc(env))

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/bookstore/bookstore/internal/proctest"
 	"io/fs"
 	"net/http"
 	"os"
@@ -32,7 +33,7 @@ const envRunAsBookstore = "BOOKSTORE_TEST_RUN_AS_BOOKSTORE"
 type replica struct {
 	name   string
 	cmd    *exec.Cmd
-	logs   *syncBuffer // its stderr: the JSON log
+	logs   *proctest.Buffer // its stderr: the JSON log
 	exited chan struct{}
 	err    error // of the process, once exited is closed
 	addr   string
@@ -52,7 +53,7 @@ func startReplica(t *testing.T, name, dbURL string) *replica {
 		}
 	}
 	cmd.Env = append(cmd.Env, envRunAsBookstore+"=1", "BOOKSTORE_ADDR=127.0.0.1:0", "BOOKSTORE_DATABASE_URL="+dbURL)
-	r := &replica{name: name, cmd: cmd, logs: &syncBuffer{}, exited: make(chan struct{})}
+	r := &replica{name: name, cmd: cmd, logs: &proctest.Buffer{}, exited: make(chan struct{})}
 	cmd.Stderr = r.logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

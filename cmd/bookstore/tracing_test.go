@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/hex"
+	"github.com/bookstore/bookstore/internal/proctest"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -77,7 +78,7 @@ func TestTracingToOTLPCollector(t *testing.T) {
 		"BOOKSTORE_DATABASE_URL":      testDatabase(t),
 		"OTEL_EXPORTER_OTLP_ENDPOINT": collector.URL,
 	}
-	stderr := &syncBuffer{}
+	stderr := &proctest.Buffer{}
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	status := make(chan int, 1)

@@ -147,7 +147,7 @@ func TestAdminFromEnvironmentOnlyWhileNoAdmin(t *testing.T) {
 		"BOOKSTORE_ADMIN_USERNAME": "root",
 		"BOOKSTORE_ADMIN_PASSWORD": goodPassword,
 	}
-	start := func() (*Main, *syncBuffer) {
+	start := func() (*Main, *proctest.Buffer) {
 		t.Helper()
 		m, logs := NewTestMain(t, env)
 		MustRunMain(t, m)

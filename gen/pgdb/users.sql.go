@@ -165,10 +165,6 @@ const lockAdminIDs = `-- name: LockAdminIDs :many
 SELECT id FROM users WHERE admin ORDER BY id FOR UPDATE
 `
 
-// The ids of every admin, locked: a demotion or deletion of an admin takes
-// these locks first (in id order, so two never deadlock), and a concurrent
-// one waits, then re-reads the rows that are still admins. Of two demotions
-// of the last two admins, the second sees one admin left and refuses.
 func (q *Queries) LockAdminIDs(ctx context.Context) ([]uuid.UUID, error) {
 	rows, err := q.db.Query(ctx, lockAdminIDs)
 	if err != nil {
@@ -201,6 +197,22 @@ func (q *Queries) LockCredentialVersion(ctx context.Context, id uuid.UUID) (int6
 	var credential_version int64
 	err := row.Scan(&credential_version)
 	return credential_version, err
+}
+
+const lockFirstAdminCreation = `-- name: LockFirstAdminCreation :exec
+SELECT pg_advisory_xact_lock(7306531985120811649)
+`
+
+// The ids of every admin, locked: a demotion or deletion of an admin takes
+// these locks first (in id order, so two never deadlock), and a concurrent
+// one waits, then re-reads the rows that are still admins. Of two demotions
+// of the last two admins, the second sees one admin left and refuses.
+// With no admin yet there is no row to lock: two first-admin creations
+// (replicas starting with different BOOKSTORE_ADMIN_USERNAMEs) serialise on
+// this transaction-level advisory lock instead, so only one creates.
+func (q *Queries) LockFirstAdminCreation(ctx context.Context) error {
+	_, err := q.db.Exec(ctx, lockFirstAdminCreation)
+	return err
 }
 
 const rehashPassword = `-- name: RehashPassword :execrows

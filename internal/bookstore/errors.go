@@ -25,6 +25,12 @@ var (
 // access. It is a conflict with the current state, not bad input.
 var ErrLastAdmin = &Error{Kind: ErrConflict, Message: "the last admin cannot be demoted or deleted: at least one admin must remain; make another user an admin first"}
 
+// ErrSessionEndedDuringChange is ChangePassword's answer when the session
+// that asked for the change was ended (by an admin's password reset, or a
+// change from another session) after it checked the current password: the
+// later change must not undo the earlier one.
+var ErrSessionEndedDuringChange = &Error{Kind: ErrUnauthorized, Message: "the session ended while the password was being changed; log in again"}
+
 // ErrCredentialChanged is CreateSession's answer when the user's password
 // changed, their sessions were all ended, or the user was deleted after the
 // login read the credential it verified.

@@ -73,7 +73,7 @@ func startPrism(tb testing.TB, prism, spec, upstream string) string {
 		tb.Fatal(err)
 	}
 	cmd := exec.Command(prism, "proxy", spec, upstream, "--errors", "--host", "127.0.0.1", "--port", port)
-	var log lockedBuffer
+	var log proctest.Buffer
 	cmd.Stdout, cmd.Stderr = &log, &log
 	// Its own process group, so that the cleanup ends node and anything
 	// it started, and nothing else.
@@ -256,25 +256,6 @@ func (d *checkingDoer) Do(req *http.Request) (*http.Response, error) {
 	}
 	d.rec.add(pair{op: operation.OperationID, status: res.StatusCode, via: d.via})
 	return res, nil
-}
-
-// lockedBuffer is a bytes.Buffer that a child process's output and the
-// test can use at once.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func tail(s string, n int) string {

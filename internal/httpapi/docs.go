@@ -46,11 +46,7 @@ func newDocsHandler() http.Handler {
 		h.Set("Content-Security-Policy", docsCSP)
 		h.Set("X-Frame-Options", "DENY")
 		switch r.URL.Path {
-		case docsPath:
-			h.Set("Cache-Control", "no-cache")
-			own.ServeHTTP(w, r) // index.html
-			return
-		case docsPath + "bookstore.js", docsPath + "bookstore.css":
+		case docsPath, docsPath + "bookstore.js", docsPath + "bookstore.css": // index.html and its own files
 			h.Set("Cache-Control", "no-cache")
 			own.ServeHTTP(w, r)
 			return

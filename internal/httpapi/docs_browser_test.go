@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/bookstore/bookstore/internal/proctest"
 	"io"
 	"log/slog"
 	"net/http"
@@ -308,7 +309,7 @@ func TestDocsInBrowser(t *testing.T) {
 // logging out ends the session on the server.
 func TestDocsLoginPanel(t *testing.T) {
 	b := newBrowser(t)
-	logs := &syncBuffer{}
+	logs := &proctest.Buffer{}
 	const ttl = 2 * time.Second
 	srv, err := demo.Start(demo.Options{AccessTTL: ttl, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
 	if err != nil {

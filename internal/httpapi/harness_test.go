@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/bookstore/bookstore/internal/proctest"
 	"io"
 	"log/slog"
 	"net/http"
@@ -177,27 +178,9 @@ type testAPI struct {
 	// allow5xx lets a test that provokes a server-side failure through.
 	allow5xx bool
 	// Logs holds every log line the server wrote, at debug level.
-	Logs *syncBuffer
+	Logs *proctest.Buffer
 	// handler is the API without the test's response checks, for fuzzing.
 	handler http.Handler
-}
-
-// syncBuffer is a bytes.Buffer safe for the server's concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // cheapArgon2 keeps the suite fast; the cost parameters themselves are
@@ -280,7 +263,7 @@ func newTestAPITB(t testing.TB, opt ...func(*apiOptions)) *testAPI {
 		}
 		keys = []bookstore.SigningKey{k}
 	}
-	logs := &syncBuffer{}
+	logs := &proctest.Buffer{}
 	svc, err := app.New(context.Background(), app.Config{
 		Logger:             slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Argon2:             o.argon2,

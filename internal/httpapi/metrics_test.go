@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/bookstore/bookstore/internal/proctest"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,9 +15,9 @@ import (
 )
 
 // mustStartDemo runs the real API with metrics, its log in the returned buffer.
-func mustStartDemo(t *testing.T) (*demo.Server, *syncBuffer) {
+func mustStartDemo(t *testing.T) (*demo.Server, *proctest.Buffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &proctest.Buffer{}
 	srv, err := demo.Start(demo.Options{Metrics: true, Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
 		t.Fatal(err)

@@ -2,9 +2,11 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/bookstore/bookstore/gen/pgdb"
 	"github.com/bookstore/bookstore/internal/bookstore"
@@ -111,6 +113,17 @@ func (db *DB) ChangePassword(ctx context.Context, id uuid.UUID, hash string, kee
 		if n == 0 {
 			return bookstore.Errorf(bookstore.ErrNotFound, msgUserNotFound)
 		}
+		// A change from a session (keep) commits only while that session
+		// is live: one that an admin's reset or another change ended after
+		// this one checked the current password would undo it.
+		if keep != uuid.Nil {
+			if _, err := q.AuthenticateSession(ctx, pgdb.AuthenticateSessionParams{ID: keep, UserID: id, Now: now}); err != nil {
+				if errors.Is(err, pgx.ErrNoRows) {
+					return bookstore.ErrSessionEndedDuringChange
+				}
+				return err
+			}
+		}
 		return q.RevokeUserSessionsExcept(ctx, pgdb.RevokeUserSessionsExceptParams{
 			UserID: id, Keep: keep, Now: toDB(now),
 		})
@@ -140,6 +153,10 @@ func (db *DB) DeleteUser(ctx context.Context, id uuid.UUID) error {
 func (db *DB) CreateFirstAdmin(ctx context.Context, u bookstore.User) (bool, error) {
 	created := false
 	err := db.inTx(ctx, func(q *pgdb.Queries) error {
+		created = false // inTx may run this again
+		if err := q.LockFirstAdminCreation(ctx); err != nil {
+			return err
+		}
 		admins, err := q.LockAdminIDs(ctx)
 		if err != nil || len(admins) > 0 {
 			return err

@@ -61,9 +61,8 @@ type Server struct {
 	URL  string
 	Addr string
 	Cmd  *exec.Cmd
-	Log  *bytes.Buffer // stderr: the JSON log
+	Log  *Buffer // stderr: the JSON log
 	done chan error
-	mu   sync.Mutex
 }
 
 // FreeAddr returns a loopback address with a port that was free a moment ago.
@@ -84,8 +83,8 @@ func Start(tb testing.TB, addr string, env ...string) *Server {
 	tb.Helper()
 	cmd := exec.Command(Binary(tb), "serve")
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "BOOKSTORE_ADDR=" + addr}, env...)
-	s := &Server{URL: "http://" + addr, Addr: addr, Cmd: cmd, Log: &bytes.Buffer{}, done: make(chan error, 1)}
-	cmd.Stderr = &lockedWriter{w: s.Log, mu: &s.mu}
+	s := &Server{URL: "http://" + addr, Addr: addr, Cmd: cmd, Log: &Buffer{}, done: make(chan error, 1)}
+	cmd.Stderr = s.Log
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)
 	}
@@ -118,11 +117,7 @@ func Start(tb testing.TB, addr string, env ...string) *Server {
 }
 
 // Logs returns what the server has logged so far.
-func (s *Server) Logs() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.Log.String()
-}
+func (s *Server) Logs() string { return s.Log.String() }
 
 // Kill sends SIGKILL and waits for the process to be gone.
 func (s *Server) Kill(tb testing.TB) {
@@ -143,13 +138,21 @@ func (s *Server) Stop(ctx context.Context) error {
 	}
 }
 
-type lockedWriter struct {
-	w  *bytes.Buffer
-	mu *sync.Mutex
+// Buffer is a bytes.Buffer that a server (a child process or goroutines)
+// writes its log into while the test reads it.
+type Buffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
 }
 
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

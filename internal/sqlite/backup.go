@@ -100,7 +100,7 @@ func checkCopy(ctx context.Context, path string) ([]TableCount, error) {
 	}
 	// Ordinary tables: the search index's virtual and shadow tables are
 	// derived from books.
-	rows, err := db.QueryContext(ctx, "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+	rows, err := db.QueryContext(ctx, `SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\' ORDER BY name`)
 	if err != nil {
 		return nil, err
 	}

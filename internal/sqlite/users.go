@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"time"
 
 	"github.com/google/uuid"
@@ -98,9 +100,8 @@ func (db *DB) SetPasswordHash(ctx context.Context, id uuid.UUID, verified, hash 
 	return nil
 }
 
-// ChangePassword updates the user row first: its row lock orders this
-// against a concurrent ChangePassword, DeleteUser or CreateSession of the
-// same user.
+// ChangePassword runs on the single writer, which orders it against a
+// concurrent ChangePassword, DeleteUser or CreateSession of the same user.
 func (db *DB) ChangePassword(ctx context.Context, id uuid.UUID, hash string, keep uuid.UUID, now time.Time) error {
 	err := db.inTx(ctx, func(q *sqlitedb.Queries) error {
 		n, err := q.SetNewPassword(ctx, sqlitedb.SetNewPasswordParams{ID: id, PasswordHash: hash})
@@ -109,6 +110,17 @@ func (db *DB) ChangePassword(ctx context.Context, id uuid.UUID, hash string, kee
 		}
 		if n == 0 {
 			return bookstore.Errorf(bookstore.ErrNotFound, msgUserNotFound)
+		}
+		// A change from a session (keep) commits only while that session
+		// is live: one that an admin's reset or another change ended after
+		// this one checked the current password would undo it.
+		if keep != uuid.Nil {
+			if _, err := q.AuthenticateSession(ctx, sqlitedb.AuthenticateSessionParams{ID: keep, UserID: id, Now: toDB(now)}); err != nil {
+				if errors.Is(err, sql.ErrNoRows) {
+					return bookstore.ErrSessionEndedDuringChange
+				}
+				return err
+			}
 		}
 		return q.RevokeUserSessionsExcept(ctx, sqlitedb.RevokeUserSessionsExceptParams{
 			UserID: id, Keep: keep, Now: toDB(now),
@@ -139,6 +151,7 @@ func (db *DB) DeleteUser(ctx context.Context, id uuid.UUID) error {
 func (db *DB) CreateFirstAdmin(ctx context.Context, u bookstore.User) (bool, error) {
 	created := false
 	err := db.inTx(ctx, func(q *sqlitedb.Queries) error {
+		created = false // inTx may run this again
 		admins, err := q.ListAdminIDs(ctx)
 		if err != nil || len(admins) > 0 {
 			return err

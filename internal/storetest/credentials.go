@@ -68,6 +68,33 @@ func testCredentials(t *testing.T, open func(t *testing.T) bookstore.Store) {
 		}
 	})
 
+	t.Run("ChangeFromAnEndedSessionIsRefused", func(t *testing.T) {
+		// A change checks the current password, hashes the new one, then
+		// commits; an admin's reset committed in between ended the session
+		// it came from, and must not be undone by it.
+		s := open(t)
+		u := mustCreateUser(t, s, "alice")
+		sess := mustCreateSession(t, s, u.ID, t0, "r1")
+		if err := s.ChangePassword(t.Context(), u.ID, "admin's reset", uuid.Nil, t0); err != nil {
+			t.Fatalf("ChangePassword (the admin's): %v", err)
+		}
+		err := s.ChangePassword(t.Context(), u.ID, "the session's", sess.ID, t0)
+		if !errors.Is(err, bookstore.ErrSessionEndedDuringChange) {
+			t.Fatalf("a change from an ended session: err = %v, want ErrSessionEndedDuringChange", err)
+		}
+		got, err := s.FindUserByID(t.Context(), u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.PasswordHash != "admin's reset" {
+			t.Fatalf("password hash = %q: the ended session's change undid the reset", got.PasswordHash)
+		}
+		live := mustCreateSession(t, s, u.ID, t0, "r2")
+		if err := s.ChangePassword(t.Context(), u.ID, "the live session's", live.ID, t0); err != nil {
+			t.Fatalf("a change from a live session: %v", err)
+		}
+	})
+
 	t.Run("AuthTimeSurvivesRefresh", func(t *testing.T) {
 		s := open(t)
 		u := mustCreateUser(t, s, "alice")

@@ -69,7 +69,15 @@ func RunThrottle(t *testing.T, open func(t *testing.T) bookstore.ThrottleStore) 
 			}
 		}
 		// A refund never makes room below zero, nor in an ended window.
-		s.RefundThrottle(ctx, "new", t0)
+		if err := s.RefundThrottle(ctx, "new", t0); err != nil {
+			t.Fatal(err)
+		}
+		if ok, _ := take(t, s, "new", 1, t0); !ok {
+			t.Fatal("a key refunded before any take refuses its first take")
+		}
+		if ok, _ := take(t, s, "new", 1, t0); ok {
+			t.Fatal("a refund on an unused key made room below zero: two takes passed a limit of 1")
+		}
 		s.RefundThrottle(ctx, "k", t0.Add(window))
 		if ok, _ := take(t, s, "k", 2, t0); ok {
 			t.Fatal("a refund after the window reached into it")

@@ -1,14 +1,13 @@
 package tracing_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/bookstore/bookstore/internal/proctest"
 	"log/slog"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -57,31 +56,13 @@ func TestFromEnv(t *testing.T) {
 	}
 }
 
-// syncBuffer collects the server's log.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // traced starts the real API with tracing into an in-memory recorder, and
 // a client logged in as alice whose calls carry the span of ctx.
-func traced(t *testing.T) (*tracetest.SpanRecorder, trace.Tracer, *client.Client, *syncBuffer) {
+func traced(t *testing.T) (*tracetest.SpanRecorder, trace.Tracer, *client.Client, *proctest.Buffer) {
 	t.Helper()
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	logs := &syncBuffer{}
+	logs := &proctest.Buffer{}
 	srv, err := demo.Start(demo.Options{Tracer: tp, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -314,7 +295,7 @@ func TestPostgresQuerySpans(t *testing.T) {
 // Off (the default), a request with a traceparent is served as any other:
 // no trace id in the log.
 func TestTracingOff(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &proctest.Buffer{}
 	srv, err := demo.Start(demo.Options{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)

@@ -29,6 +29,12 @@ UPDATE users SET admin = @admin WHERE id = @id RETURNING *;
 -- these locks first (in id order, so two never deadlock), and a concurrent
 -- one waits, then re-reads the rows that are still admins. Of two demotions
 -- of the last two admins, the second sees one admin left and refuses.
+-- With no admin yet there is no row to lock: two first-admin creations
+-- (replicas starting with different BOOKSTORE_ADMIN_USERNAMEs) serialise on
+-- this transaction-level advisory lock instead, so only one creates.
+-- name: LockFirstAdminCreation :exec
+SELECT pg_advisory_xact_lock(7306531985120811649);
+
 -- name: LockAdminIDs :many
 SELECT id FROM users WHERE admin ORDER BY id FOR UPDATE;
 
