@@ -62,7 +62,7 @@ func runGrowth(ctx context.Context, cfg config) error {
 	runID := randomHex(3)
 	dbPath := filepath.Join(ws.dir, "bookstore.db")
 
-	srv, err := ws.startBookstore(ctx, dbPath, cfg.logLevel)
+	srv, err := ws.startBookstore(ctx, dbPath, cfg)
 	if err != nil {
 		return err
 	}
@@ -154,7 +154,7 @@ func runGrowth(ctx context.Context, cfg config) error {
 // the growth scenarios. qUser is whose books q searches; deep adds the
 // deep-cursor pair (on qUser, the big user).
 func growthMeasure(ctx context.Context, cfg config, ws *workspace, dbPath string, loadUsers []*user, qUser *user, deep bool) ([]result, error) {
-	srv, err := ws.startBookstore(ctx, dbPath, cfg.logLevel)
+	srv, err := ws.startBookstore(ctx, dbPath, cfg)
 	if err != nil {
 		return nil, err
 	}

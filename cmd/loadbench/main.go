@@ -39,6 +39,7 @@ type config struct {
 	out              string
 	logLevel         string
 	keep             bool
+	profileDir       string // -profile: CPU profiles of the server, one per measured window
 
 	growth                   bool
 	growthUsers, growthBooks int // books per user
@@ -64,6 +65,7 @@ func main() {
 	flag.StringVar(&driver, "driver", "wrk", "load generator of list, get, create, login and the baseline: wrk (needs wrk on PATH) or go (the Go client); update, refresh and -growth always use the Go client")
 	flag.IntVar(&wrkThreads, "wrk-threads", 2, "wrk's threads (-t)")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the temp dir (database, logs) and print its path")
+	flag.StringVar(&cfg.profileDir, "profile", "", "write a CPU profile of the server during each measured window to this directory (BACKEND-SCENARIO-RUN.pprof; the server runs with BOOKSTORE_DEBUG_ADDR)")
 	flag.BoolVar(&cfg.growth, "growth", false, "growth mode: list, get and q at 1,000 and at 1,000,000 books")
 	flag.IntVar(&cfg.growthUsers, "growth-users", 10000, "growth mode: users holding the bulk of the books")
 	flag.IntVar(&cfg.growthBooks, "growth-books", 100, "growth mode: books per user")
@@ -164,7 +166,9 @@ func (ws *workspace) outPath(out string) string {
 }
 
 // startBookstore starts the server on a new free port with databaseURL.
-func (ws *workspace) startBookstore(ctx context.Context, databaseURL, logLevel string) (*server, error) {
+// With -profile, it also opens the profiler's listener (BOOKSTORE_DEBUG_ADDR)
+// on another free port.
+func (ws *workspace) startBookstore(ctx context.Context, databaseURL string, cfg config) (*server, error) {
 	addr, err := freeLoopbackAddr()
 	if err != nil {
 		return nil, err
@@ -174,9 +178,20 @@ func (ws *workspace) startBookstore(ctx context.Context, databaseURL, logLevel s
 		"BOOKSTORE_DATABASE_URL="+databaseURL,
 		"BOOKSTORE_THROTTLE=off",
 		"BOOKSTORE_ACCESS_TTL=2h", // tokens outlive the longest run
-		"BOOKSTORE_LOG_LEVEL="+logLevel,
+		"BOOKSTORE_LOG_LEVEL="+cfg.logLevel,
 	)
-	return startServer(ctx, "bookstore", ws.server, []string{"serve"}, env, addr, filepath.Join(ws.dir, "bookstore.log"))
+	var debugAddr string
+	if cfg.profileDir != "" {
+		if debugAddr, err = freeLoopbackAddr(); err != nil {
+			return nil, err
+		}
+		env = append(env, "BOOKSTORE_DEBUG_ADDR="+debugAddr)
+	}
+	srv, err := startServer(ctx, "bookstore", ws.server, []string{"serve"}, env, addr, filepath.Join(ws.dir, "bookstore.log"))
+	if srv != nil {
+		srv.debugAddr = debugAddr
+	}
+	return srv, err
 }
 
 func isPostgresURL(s string) bool {

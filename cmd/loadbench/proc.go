@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -24,6 +25,9 @@ type server struct {
 	pid     int
 	addr    string // 127.0.0.1:PORT
 	logPath string
+	// debugAddr is the profiler's listener (BOOKSTORE_DEBUG_ADDR), if
+	// opened.
+	debugAddr string
 	exited  chan struct{}
 	waitErr error
 }
@@ -353,4 +357,54 @@ func gitCommit(root string) string {
 		commit += "+dirty"
 	}
 	return commit
+}
+
+// profileWindow, with -profile, asks the server's profiler for a CPU
+// profile of the measured window that is about to start (after the
+// warm-up, for the measured duration less a second of slack) and writes it
+// to the profile directory as NAME.pprof. The returned function waits for
+// it. Without -profile it does nothing.
+func profileWindow(ctx context.Context, cfg config, srv *server, name string) (wait func() error) {
+	if cfg.profileDir == "" || srv.debugAddr == "" {
+		return func() error { return nil }
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- func() error {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(cfg.warmup + 500*time.Millisecond):
+			}
+			secs := max(1, int((cfg.duration - time.Second).Seconds()))
+			u := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", srv.debugAddr, secs)
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+			if err != nil {
+				return err
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("%s: %s", u, resp.Status)
+			}
+			if err := os.MkdirAll(cfg.profileDir, 0o755); err != nil {
+				return err
+			}
+			path := filepath.Join(cfg.profileDir, strings.ReplaceAll(name, " ", "_")+".pprof")
+			f, err := os.Create(path)
+			if err != nil {
+				return err
+			}
+			if _, err := io.Copy(f, resp.Body); err != nil {
+				f.Close()
+				return err
+			}
+			logf("    profile: %s", path)
+			return f.Close()
+		}()
+	}()
+	return func() error { return <-done }
 }

@@ -120,7 +120,7 @@ func runStandard(ctx context.Context, cfg config) error {
 func runSuite(ctx context.Context, cfg config, ws *workspace, backend, databaseURL, runID string, between func(page []byte) error) (suiteResult, error) {
 	out := suiteResult{Backend: backend}
 	logf("%s: starting the server", backend)
-	srv, err := ws.startBookstore(ctx, databaseURL, cfg.logLevel)
+	srv, err := ws.startBookstore(ctx, databaseURL, cfg)
 	if err != nil {
 		if backend != "SQLite" {
 			return out, fmt.Errorf("%w: %v", errBackendRefused, err)
@@ -162,7 +162,7 @@ func runSuite(ctx context.Context, cfg config, ws *workspace, backend, databaseU
 			return out, err
 		}
 	}
-	if srv, err = ws.startBookstore(ctx, databaseURL, cfg.logLevel); err != nil {
+	if srv, err = ws.startBookstore(ctx, databaseURL, cfg); err != nil {
 		return out, err
 	}
 	a = newAPI(srv.url(), newClient(cfg.conc))
@@ -175,7 +175,7 @@ func runSuite(ctx context.Context, cfg config, ws *workspace, backend, databaseU
 			if err := srv.stop(); err != nil {
 				return out, err
 			}
-			if srv, err = ws.startBookstore(ctx, databaseURL, cfg.logLevel); err != nil {
+			if srv, err = ws.startBookstore(ctx, databaseURL, cfg); err != nil {
 				return out, err
 			}
 			a = newAPI(srv.url(), newClient(cfg.conc))
@@ -183,7 +183,11 @@ func runSuite(ctx context.Context, cfg config, ws *workspace, backend, databaseU
 		}
 		for _, name := range cfg.scenarios {
 			logf("%s: %s (run %d/%d): %d connections, %v warm-up + %v", backend, name, rep+1, cfg.repeat, cfg.conc, cfg.warmup, cfg.duration)
+			profiled := profileWindow(ctx, cfg, srv, fmt.Sprintf("%s-%s-%d", backend, name, rep+1))
 			r, err := drive(ctx, scs[name], cfg.conc, cfg.warmup, cfg.duration, srv.pid)
+			if perr := profiled(); perr != nil {
+				logf("    profile: %v", perr)
+			}
 			if err != nil {
 				return out, fmt.Errorf("%s: %w", backend, err)
 			}
