@@ -141,6 +141,15 @@ func (q *Queries) DeleteIdempotencyKey(ctx context.Context, arg DeleteIdempotenc
 	return err
 }
 
+const deletePendingBooks = `-- name: DeletePendingBooks :exec
+DELETE FROM books_search_pending WHERE book_rowid <= ?1
+`
+
+func (q *Queries) DeletePendingBooks(ctx context.Context, last int64) error {
+	_, err := q.db.ExecContext(ctx, deletePendingBooks, last)
+	return err
+}
+
 const findBookByID = `-- name: FindBookByID :one
 SELECT id, owner_id, title, author, publisher, price_cents, isbn, published_year, version, created_at, updated_at FROM books WHERE id = ?1
 `
@@ -184,6 +193,46 @@ func (q *Queries) FindIdempotencyKey(ctx context.Context, arg FindIdempotencyKey
 		&i.CreatedAt,
 	)
 	return i, err
+}
+
+const indexPendingBooks = `-- name: IndexPendingBooks :exec
+INSERT INTO books_search (rowid, title, author)
+SELECT books.rowid, books.title, books.author
+FROM books_search_pending JOIN books ON books.rowid = books_search_pending.book_rowid
+WHERE books_search_pending.book_rowid <= ?1
+`
+
+func (q *Queries) IndexPendingBooks(ctx context.Context, last int64) error {
+	_, err := q.db.ExecContext(ctx, indexPendingBooks, last)
+	return err
+}
+
+const lastPendingSearchRowid = `-- name: LastPendingSearchRowid :one
+SELECT CAST(coalesce(max(book_rowid), 0) AS INTEGER) FROM books_search_pending
+`
+
+// The last pending rowid, 0 when nothing waits.
+func (q *Queries) LastPendingSearchRowid(ctx context.Context) (int64, error) {
+	row := q.db.QueryRowContext(ctx, lastPendingSearchRowid)
+	var column_1 int64
+	err := row.Scan(&column_1)
+	return column_1, err
+}
+
+const pendingSearchRowidAt = `-- name: PendingSearchRowidAt :one
+
+SELECT book_rowid FROM books_search_pending ORDER BY book_rowid LIMIT 1 OFFSET ?1
+`
+
+// The search index's write-behind (00007_books_search_pending.sql): the
+// writer moves the books waiting in books_search_pending into books_search,
+// a round at a time, up to a rowid.
+// The pending rowid at offset (in rowid order): where a bounded round ends.
+func (q *Queries) PendingSearchRowidAt(ctx context.Context, offset int64) (int64, error) {
+	row := q.db.QueryRowContext(ctx, pendingSearchRowidAt, offset)
+	var book_rowid int64
+	err := row.Scan(&book_rowid)
+	return book_rowid, err
 }
 
 const updateBook = `-- name: UpdateBook :one

@@ -29,6 +29,10 @@ type BooksSearch struct {
 	Author string
 }
 
+type BooksSearchPending struct {
+	BookRowid int64
+}
+
 type IdempotencyKey struct {
 	OwnerID     uuid.UUID
 	Key         string

@@ -87,9 +87,10 @@ func readSchema(ctx context.Context, q querier, engine Engine) (map[string]rawTa
 			WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`)
 	} else {
 		// Ordinary tables only: not a virtual table (the books_search
-		// index) nor its shadow tables, which the database itself fills
+		// index) nor its shadow tables, nor the queue of books it has yet
+		// to take (books_search_pending), which the database itself fills
 		// from books through triggers.
-		tables, err = strings1(ctx, q, `SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\'`)
+		tables, err = strings1(ctx, q, `SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\' AND name <> 'books_search_pending'`)
 	}
 	if err != nil {
 		return nil, err

@@ -263,11 +263,14 @@ func listBooksQuery(f bookstore.BookFilter) (string, []any, error) {
 	q := keyset.New(keyset.Question)
 	if phrase, ok := searchPhrase(f.Query); ok {
 		// The trigram index finds the candidates (a superset: it folds case
-		// beyond ASCII); the LIKE below decides, as it always has. CROSS
-		// JOIN makes the index the outer loop: left to itself, SQLite
-		// walks the owner's sort index and probes the matches, which reads
-		// every book of the owner when nothing matches.
-		q.From("(SELECT rowid AS hit FROM books_search WHERE books_search MATCH ", q.Param(phrase), ") CROSS JOIN books ON books.rowid = hit")
+		// beyond ASCII), and the books not indexed yet are candidates too
+		// (books_search_pending, 00007: a rowid is in one or the other);
+		// the LIKE below decides, as it always has. CROSS JOIN makes the
+		// candidates the outer loop: left to itself, SQLite walks the
+		// owner's sort index and probes the matches, which reads every
+		// book of the owner when nothing matches.
+		q.From("(SELECT rowid AS hit FROM books_search WHERE books_search MATCH ", q.Param(phrase),
+			" UNION ALL SELECT book_rowid FROM books_search_pending) CROSS JOIN books ON books.rowid = hit")
 	}
 	if f.OwnerID != nil {
 		q.Where("owner_id = ", q.Param(*f.OwnerID))

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"time"
 )
 
 // Exports for the external tests in sqlite_test: the pools, to inspect
@@ -23,3 +24,15 @@ func (db *DB) CountRows(ctx context.Context, table string) (n int64, err error) 
 // Commits is the number of transactions the group-committing writer has
 // committed.
 func (db *DB) Commits() int64 { return db.commits.Load() }
+
+// WithSearchIndexDelay sets how long books wait in books_search_pending
+// before the writer indexes them (searchIndexDelay).
+func WithSearchIndexDelay(d time.Duration) Option {
+	return func(o *options) { o.indexDelay = d }
+}
+
+// IndexPending is one round of the writer's search indexing; it reports
+// whether more books wait.
+func (db *DB) IndexPending() bool { return db.indexPending() }
+
+const MaxIndexRound = maxIndexRound

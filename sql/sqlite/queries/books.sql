@@ -47,3 +47,24 @@ WHERE rowid IN (
 
 -- name: DeleteIdempotencyKey :exec
 DELETE FROM idempotency_keys WHERE owner_id = @owner_id AND key = @key;
+
+-- The search index's write-behind (00007_books_search_pending.sql): the
+-- writer moves the books waiting in books_search_pending into books_search,
+-- a round at a time, up to a rowid.
+
+-- name: PendingSearchRowidAt :one
+-- The pending rowid at offset (in rowid order): where a bounded round ends.
+SELECT book_rowid FROM books_search_pending ORDER BY book_rowid LIMIT 1 OFFSET sqlc.arg(offset);
+
+-- name: LastPendingSearchRowid :one
+-- The last pending rowid, 0 when nothing waits.
+SELECT CAST(coalesce(max(book_rowid), 0) AS INTEGER) FROM books_search_pending;
+
+-- name: IndexPendingBooks :exec
+INSERT INTO books_search (rowid, title, author)
+SELECT books.rowid, books.title, books.author
+FROM books_search_pending JOIN books ON books.rowid = books_search_pending.book_rowid
+WHERE books_search_pending.book_rowid <= sqlc.arg(last);
+
+-- name: DeletePendingBooks :exec
+DELETE FROM books_search_pending WHERE book_rowid <= sqlc.arg(last);
