@@ -51,7 +51,7 @@ func settings() []setting {
 			"that logged into the account in the last 30 days may go on trying, each within its own limit"},
 		{"throttle-ipv4-prefix", "BOOKSTORE_THROTTLE_IPV4_PREFIX", "32", "BITS", "leading bits of an IPv4 client address that every per-address limit counts by (8 to 32)"},
 		{"throttle-ipv6-prefix", "BOOKSTORE_THROTTLE_IPV6_PREFIX", "64", "BITS", "leading bits of an IPv6 client address that every per-address limit counts by (16 to 128); one host usually holds a /64"},
-		{"hash-slots", "BOOKSTORE_HASH_SLOTS", "", "N", "password hashes (19 MiB, tens of ms of CPU each) run at once (1 to 1024; unset: the number of CPUs less one, at least 1)"},
+		{"hash-slots", "BOOKSTORE_HASH_SLOTS", "", "N", "password hashes (19 MiB, tens of ms of CPU each) run at once (1 to 1024; unset: the number of CPUs)"},
 		{"hash-queue-wait", "BOOKSTORE_HASH_QUEUE_WAIT", "2s", "DURATION", "most hashing work that may queue for the slots (10ms to 1m); past it logins, registrations and\n" +
 			"password changes get 503 with Retry-After at once"},
 		{"trusted-proxies", "BOOKSTORE_TRUSTED_PROXIES", "", "CIDRS", "comma-separated CIDR prefixes of proxies whose X-Forwarded-For is trusted"},
@@ -555,9 +555,8 @@ func (f *flagSet) throttleLimits() (auth.ThrottleLimits, error) {
 	return l, nil
 }
 
-// hashSettings reads the hashing slots (unset: one core is left to
-// everything else, so a login flood cannot take every core from readers)
-// and the queue's wait.
+// hashSettings reads the hashing slots (unset: one per CPU) and the
+// queue's wait.
 func (f *flagSet) hashSettings(numCPU int) (HashSettings, error) {
 	h := HashSettings{Slots: numCPU}
 	var err error
@@ -570,22 +569,6 @@ func (f *flagSet) hashSettings(numCPU int) (HashSettings, error) {
 		return h, err
 	}
 	return h, nil
-}
-
-// reserveProcessor makes sure Go has at least one processor (P) more than
-// the hashing slots, unless GOMAXPROCS is set (gomaxprocsEnv). With every P
-// busy hashing, a request waits for a hash to finish before it runs at all;
-// with one spare, it runs at once and the OS shares the cores. Measured with
-// make bench-flood on 2 cores, 2 slots: reader p99 32–43 ms with GOMAXPROCS
-// 2, 14–18 ms with 3, at the same login rate (79–94/s, both cores hashing).
-// It returns the processors now in use and whether it raised them.
-func reserveProcessor(hashSlots int, gomaxprocsEnv string) (int, bool) {
-	procs := runtime.GOMAXPROCS(0)
-	if gomaxprocsEnv != "" || procs > hashSlots {
-		return procs, false
-	}
-	runtime.GOMAXPROCS(hashSlots + 1)
-	return hashSlots + 1, true
 }
 
 // onOff reads a setting that is on or off (throttle, metrics).

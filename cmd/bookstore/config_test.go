@@ -302,22 +302,3 @@ func TestDatabaseString(t *testing.T) {
 		t.Errorf("the config logs as %s", buf.String())
 	}
 }
-
-// The serve command leaves Go one processor more than the hashing slots,
-// so requests never queue for a processor behind password hashes; a
-// GOMAXPROCS set by the operator wins.
-func TestReserveProcessor(t *testing.T) {
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
-	runtime.GOMAXPROCS(2)
-	if procs, raised := reserveProcessor(2, ""); !raised || procs != 3 || runtime.GOMAXPROCS(0) != 3 {
-		t.Errorf("2 slots on 2 processors: got %d (raised %v), GOMAXPROCS %d; want 3", procs, raised, runtime.GOMAXPROCS(0))
-	}
-	runtime.GOMAXPROCS(4)
-	if procs, raised := reserveProcessor(2, ""); raised || procs != 4 || runtime.GOMAXPROCS(0) != 4 {
-		t.Errorf("2 slots on 4 processors: got %d (raised %v); want 4 untouched", procs, raised)
-	}
-	runtime.GOMAXPROCS(2)
-	if _, raised := reserveProcessor(2, "2"); raised || runtime.GOMAXPROCS(0) != 2 {
-		t.Errorf("GOMAXPROCS=2 set by the operator was overridden: %d", runtime.GOMAXPROCS(0))
-	}
-}

@@ -140,9 +140,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return usagef("%v", err)
 	}
 	log := newLogger(stderr, cfg.LogLevel)
-	// The start's log line says the processors in use (a failed start
-	// must print only its one line).
-	reserveProcessor(cfg.Hashing.Slots, getenv("GOMAXPROCS"))
 
 	// The first SIGINT or SIGTERM starts a graceful shutdown; stop() then
 	// restores the default handling, so a second one ends the process at

@@ -28,8 +28,8 @@ type server struct {
 	// debugAddr is the profiler's listener (BOOKSTORE_DEBUG_ADDR), if
 	// opened.
 	debugAddr string
-	exited  chan struct{}
-	waitErr error
+	exited    chan struct{}
+	waitErr   error
 }
 
 func (s *server) url() string { return "http://" + s.addr }
