@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -27,6 +29,10 @@ type bodyLimits struct {
 	depth  int   // nesting of objects and arrays
 	values int   // JSON values of every kind, containers included
 	runes  int   // the longest string, keys included, in characters
+
+	// mediaTypes are those the operation takes, sorted: a body in any
+	// other gets 415 before it is read.
+	mediaTypes []string
 }
 
 // Limits for a body whose schema sets no bound (a string without
@@ -65,14 +71,21 @@ func bodyLimitsOf(op *openapi3.Operation) (bodyLimits, bool) {
 	if op.RequestBody == nil || op.RequestBody.Value == nil || len(op.RequestBody.Value.Content) == 0 {
 		return bodyLimits{}, false
 	}
+	lim := schemaLimits(op.RequestBody.Value.Content)
+	lim.mediaTypes = slices.Sorted(maps.Keys(op.RequestBody.Value.Content))
+	return lim, true
+}
+
+// schemaLimits are the limits of the largest body of content's schemas.
+func schemaLimits(content openapi3.Content) bodyLimits {
 	var max schemaBound
-	for _, mt := range op.RequestBody.Value.Content {
+	for _, mt := range content {
 		if mt.Schema == nil {
-			return unboundedBody(), true
+			return unboundedBody()
 		}
 		b, ok := boundOf(mt.Schema.Value, 0)
 		if !ok {
-			return unboundedBody(), true
+			return unboundedBody()
 		}
 		max = maxBound(max, b)
 	}
@@ -83,7 +96,7 @@ func bodyLimitsOf(op *openapi3.Operation) (bodyLimits, bool) {
 		depth:  int(max.depth) + strayLevels,
 		values: int(max.values) + strayValues,
 		runes:  int(max.runes),
-	}, true
+	}
 }
 
 func unboundedBody() bodyLimits {

@@ -116,3 +116,15 @@ func (q *Query) SQL(columns, table string, o Order, limit any) (string, []any) {
 	sb.WriteString(q.Param(limit))
 	return sb.String(), q.args
 }
+
+// likeEscaper escapes LIKE's wildcards and its escape character, \ (the
+// default on PostgreSQL, ESCAPE '\' on SQLite). A Replacer is safe for
+// concurrent use and builds its tables on first use: one serves every
+// search.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// LikePattern matches s as a literal substring in LIKE with \ as the
+// escape character.
+func LikePattern(s string) string {
+	return "%" + likeEscaper.Replace(s) + "%"
+}

@@ -61,3 +61,18 @@ func TestQuery(t *testing.T) {
 		})
 	}
 }
+
+// LIKE's wildcards and the escape character itself are taken literally.
+func TestLikePattern(t *testing.T) {
+	for in, want := range map[string]string{
+		"hobbit":     `%hobbit%`,
+		"100%":       `%100\%%`,
+		"snake_case": `%snake\_case%`,
+		`C:\path`:    `%C:\\path%`,
+		"":           `%%`,
+	} {
+		if got := keyset.LikePattern(in); got != want {
+			t.Errorf("LikePattern(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -273,13 +273,6 @@ func afterPriceCents(b bookstore.Book) any { return b.PriceCents }
 
 const bookColumns = "id, owner_id, title, title_key, author, publisher, price_cents, isbn, published_year, version, created_at, updated_at"
 
-// likePattern matches s as a literal substring in LIKE, whose escape
-// character is \ by default.
-func likePattern(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-	return "%" + r.Replace(s) + "%"
-}
-
 func listBooksQuery(f bookstore.BookFilter) (string, []any, error) {
 	sort := f.Sort
 	if sort == "" {
@@ -303,7 +296,7 @@ func listBooksQuery(f bookstore.BookFilter) (string, []any, error) {
 		// the index is lossy and every candidate is rechecked, so the
 		// result is exactly strpos's below. Both sides fold ASCII case,
 		// like SQLite's LIKE; folding leaves the escapes alone.
-		p := fold(likePattern(f.Query))
+		p := fold(keyset.LikePattern(f.Query))
 		q.Where(`(title_key LIKE `, p, ` OR lower(author COLLATE "C") LIKE `, p, `)`)
 	case f.Query != "":
 		// No trigram to look up: a scan. strpos matches a literal

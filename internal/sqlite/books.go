@@ -277,7 +277,7 @@ func listBooksQuery(f bookstore.BookFilter) (string, []any, error) {
 	}
 	if f.Query != "" {
 		// LIKE is case-insensitive for ASCII, like the NOCASE columns.
-		p := likePattern(f.Query)
+		p := keyset.LikePattern(f.Query)
 		q.Where("(title LIKE ", q.Param(p), ` ESCAPE '\' OR author LIKE `, q.Param(p), ` ESCAPE '\')`)
 	}
 	if f.Author != "" {

@@ -485,12 +485,6 @@ func fromDBPtr(n sql.NullInt64) *time.Time {
 	return &t
 }
 
-// likePattern matches s as a literal substring in LIKE ... ESCAPE '\'.
-func likePattern(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-	return "%" + r.Replace(s) + "%"
-}
-
 // maxRows turns a page size into SQLite's LIMIT, where -1 means no limit.
 func maxRows(n int) int64 {
 	if n <= 0 {

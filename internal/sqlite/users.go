@@ -10,6 +10,7 @@ import (
 
 	"github.com/bookstore/bookstore/gen/sqlitedb"
 	"github.com/bookstore/bookstore/internal/bookstore"
+	"github.com/bookstore/bookstore/internal/keyset"
 )
 
 const (
@@ -40,7 +41,7 @@ func (db *DB) FindUserByUsername(ctx context.Context, username string) (bookstor
 
 // ListUsers treats a Limit of zero or less as no limit.
 func (db *DB) ListUsers(ctx context.Context, f bookstore.UserFilter) ([]bookstore.User, error) {
-	p := sqlitedb.ListUsersParams{Pattern: likePattern(f.Query), Limit: maxRows(f.Limit)}
+	p := sqlitedb.ListUsersParams{Pattern: keyset.LikePattern(f.Query), Limit: maxRows(f.Limit)}
 	if f.After != nil {
 		p.HasAfter = true
 		p.AfterUsername = f.After.Username
