@@ -32,7 +32,7 @@ func settings() []setting {
 		{"database", "BOOKSTORE_DATABASE_URL", "./bookstore.db", "URL", "the database: a SQLite file path or sqlite:PATH, or a PostgreSQL URL postgres://USER:PASSWORD@HOST:PORT/DB?sslmode=...\n" +
 			"(prefer the environment variable for a URL with a password, since a flag shows in the process list)"},
 		{"db-max-conns", "BOOKSTORE_DB_MAX_CONNS", "", "N", "PostgreSQL only: connections in this process's pool (1 to 1000); keep replicas × N under the server's max_connections\n" +
-			"(unset: the URL's pool_max_conns, else max(4, number of CPUs))"},
+			"(unset: the URL's pool_max_conns, else 16)"},
 		{"db-connect-timeout", "BOOKSTORE_DB_CONNECT_TIMEOUT", "", "DURATION", "PostgreSQL only: longest to open one connection, TLS and authentication included; 0 is no limit\n" +
 			"(unset: the URL's connect_timeout, else 5s)"},
 		{"db-statement-timeout", "BOOKSTORE_DB_STATEMENT_TIMEOUT", "", "DURATION", "PostgreSQL only: the database cancels a statement running longer, and its request gets a 503; 0 is no limit\n" +

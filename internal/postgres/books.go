@@ -40,11 +40,18 @@ const (
 // are forgotten.
 func (db *DB) CreateBook(ctx context.Context, b bookstore.Book, key *bookstore.IdempotencyKey) (bookstore.Book, error) {
 	var out bookstore.Book
-	err := db.inTx(ctx, func(q *pgdb.Queries) error {
-		var err error
-		out, err = createBook(ctx, q, b, key)
-		return err
-	})
+	var err error
+	if key == nil {
+		// One INSERT is atomic on its own: without BEGIN and COMMIT it is
+		// one round trip instead of three (under load, a third of the
+		// PostgreSQL backend's work per create).
+		out, err = createBook(ctx, db.w, b, nil)
+	} else {
+		err = db.inTx(ctx, func(q *pgdb.Queries) error {
+			out, err = createBook(ctx, q, b, key)
+			return err
+		})
+	}
 	if err != nil {
 		return bookstore.Book{}, mapErr(err, msgOwnerNotFound, msgISBNTaken)
 	}

@@ -305,11 +305,12 @@ func TestPoolSettings(t *testing.T) {
 		name             string
 		url              string
 		opts             []postgres.Option
-		maxConns         int32 // 0: pgxpool's default
+		maxConns         int32
 		connectTimeout   time.Duration
 		statementTimeout string
 	}{
-		{"defaults", "postgres://u@127.0.0.1:1/db", nil, 0, 5 * time.Second, "10000"},
+		{"defaults", "postgres://u@127.0.0.1:1/db", nil, 16, 5 * time.Second, "10000"},
+		{"keyword/value", "host=127.0.0.1 port=1 dbname=db pool_max_conns=5", nil, 5, 5 * time.Second, "10000"},
 		{"from the URL", "postgres://u@127.0.0.1:1/db?pool_max_conns=3&connect_timeout=7&statement_timeout=2500", nil, 3, 7 * time.Second, "2500"},
 		{"options over the URL", "postgres://u@127.0.0.1:1/db?pool_max_conns=3&connect_timeout=7&statement_timeout=2500",
 			[]postgres.Option{postgres.WithMaxConns(20), postgres.WithConnectTimeout(time.Second), postgres.WithStatementTimeout(0)},
@@ -322,7 +323,7 @@ func TestPoolSettings(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			db := mustOpen(t, tc.url, tc.opts...)
 			cfg := db.Pool().Config()
-			if tc.maxConns != 0 && cfg.MaxConns != tc.maxConns {
+			if cfg.MaxConns != tc.maxConns {
 				t.Errorf("MaxConns = %d, want %d", cfg.MaxConns, tc.maxConns)
 			}
 			if cfg.ConnConfig.ConnectTimeout != tc.connectTimeout {
