@@ -36,3 +36,5 @@ func WithSearchIndexDelay(d time.Duration) Option {
 func (db *DB) IndexPending() bool { return db.indexPending() }
 
 const MaxIndexRound = maxIndexRound
+
+const WriterCheckpointPages = writerCheckpointPages

@@ -486,3 +486,73 @@ func TestGroupCommit(t *testing.T) {
 		t.Errorf("%d commits for %d successful writes released together: no batching", commits, n/2)
 	}
 }
+
+// Under writes that never pause, the checkpointer beside the writer copies
+// the WAL back and the writer's own checkpoint starts it over: the WAL file
+// stays within a few times the writer's checkpoint size instead of growing
+// with every write, and every acknowledged book is there.
+func TestWALStaysBoundedUnderSustainedWrites(t *testing.T) {
+	db, path := mustOpen(t)
+	ctx := t.Context()
+	owners := make([]uuid.UUID, 16)
+	for i := range owners {
+		owners[i] = uuid.New()
+		if err := db.CreateUser(ctx, bookstore.User{ID: owners[i], Username: fmt.Sprintf("u%d", i), PasswordHash: "h", CreatedAt: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const writers, perWriter = 32, 400
+	var pageSize int64
+	if err := db.Reader().QueryRowContext(ctx, "PRAGMA page_size").Scan(&pageSize); err != nil {
+		t.Fatal(err)
+	}
+	limit := 3 * sqlite.WriterCheckpointPages * pageSize
+	stop := make(chan struct{})
+	var maxWAL int64
+	var sampler sync.WaitGroup
+	sampler.Go(func() {
+		for {
+			if fi, err := os.Stat(path + "-wal"); err == nil {
+				maxWAL = max(maxWAL, fi.Size())
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(2 * time.Millisecond):
+			}
+		}
+	})
+	var wg sync.WaitGroup
+	var failed sync.Map
+	for w := range writers {
+		wg.Go(func() {
+			for i := range perWriter {
+				now := time.Now().UTC().Truncate(time.Millisecond)
+				// Titles and owners spread over the indexes, as real
+				// catalogues do, so each commit dirties many pages.
+				_, err := db.CreateBook(ctx, bookstore.Book{ID: uuid.New(), OwnerID: owners[(w+i)%len(owners)],
+					Title: fmt.Sprintf("%x book", uuid.New()), Author: fmt.Sprintf("Author %d", i%97), Publisher: "P",
+					PriceCents: int64(i * 7919 % 100000), Version: 1, CreatedAt: now, UpdatedAt: now}, nil)
+				if err != nil {
+					failed.Store(w, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	sampler.Wait()
+	failed.Range(func(w, err any) bool {
+		t.Fatalf("writer %v: %v", w, err)
+		return false
+	})
+	var books int64
+	if err := db.Reader().QueryRowContext(ctx, "SELECT count(*) FROM books").Scan(&books); err != nil || books != writers*perWriter {
+		t.Fatalf("%d books stored (%v), want %d", books, err, writers*perWriter)
+	}
+	if maxWAL > limit {
+		t.Errorf("the WAL reached %d MB under sustained writes; want at most %d MB", maxWAL>>20, limit>>20)
+	}
+	t.Logf("largest WAL %d MB (limit %d MB) for %d books", maxWAL>>20, limit>>20, books)
+}
