@@ -248,7 +248,7 @@ func TestPendingBooksIndexedAfterMigrate(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	f.db = open(time.Hour)
+	f.db = open(10 * time.Millisecond)
 	defer f.db.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for f.count(`SELECT count(*) FROM books_search_pending`) > 0 {

@@ -303,7 +303,9 @@ func (db *DB) runWriter() {
 			batch = append(batch[:0], w)
 		case <-db.migrated:
 			// Books a copy, an import or a crash may have left waiting.
-			indexDue = time.After(0)
+			if indexDue == nil {
+				indexDue = time.After(db.indexDelay)
+			}
 			continue
 		case <-indexDue:
 			indexDue = nil
