@@ -159,6 +159,9 @@ func growthMeasure(ctx context.Context, cfg config, ws *workspace, dbPath string
 		return nil, err
 	}
 	defer srv.stop()
+	if err := waitIndexed(ctx, dbPath); err != nil {
+		return nil, err
+	}
 	a := newAPI(srv.url(), newClient(cfg.conc))
 	base := a.base
 	userOf := func(w int) *user { return loadUsers[w%len(loadUsers)] }
@@ -477,4 +480,35 @@ func (g growthReport) historyLine() string {
 		commit = "no commit"
 	}
 	return fmt.Sprintf("- %s, %s, growth: %s", g.Machine.Date.Format("2006-01-02 15:04 MST"), commit, strings.Join(parts, "; "))
+}
+
+// waitIndexed waits until the server has moved every bulk-inserted book
+// from books_search_pending into the search index (the writer does it in
+// rounds after start; a search meanwhile also reads the pending books, so
+// q would measure that), and says how long it took.
+func waitIndexed(ctx context.Context, dbPath string) error {
+	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: dbPath}).EscapedPath()+"?mode=ro&_pragma=busy_timeout(10000)")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	t0 := time.Now()
+	for {
+		var pending int64
+		if err := db.QueryRowContext(ctx, "SELECT count(*) FROM books_search_pending").Scan(&pending); err != nil {
+			return fmt.Errorf("count the books waiting for the search index: %w", err)
+		}
+		if pending == 0 {
+			logf("growth: the server indexed the new books for search in %.1f s", time.Since(t0).Seconds())
+			return nil
+		}
+		if time.Since(t0) > 10*time.Minute {
+			return fmt.Errorf("%d books still wait for the search index after 10 minutes", pending)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"time"
+
+	"github.com/bookstore/bookstore/internal/bookstore"
 )
 
 // Exports for the external tests in sqlite_test: the pools, to inspect
@@ -12,7 +14,6 @@ import (
 func (db *DB) Writer() *sql.DB { return db.writer }
 func (db *DB) Reader() *sql.DB { return db.reader }
 
-var ListBooksQuery = listBooksQuery
 
 // CountRows is storetest.RowCounter. table comes from the contract's code,
 // never from input.
@@ -38,3 +39,18 @@ func (db *DB) IndexPending() bool { return db.indexPending() }
 const MaxIndexRound = maxIndexRound
 
 const WriterCheckpointPages = writerCheckpointPages
+
+// ListBooksQuery is the statement of a plan of ListBooks.
+func ListBooksQuery(f bookstore.BookFilter, plan ListPlan) (string, []any, error) {
+	return listBooksQuery(f, plan)
+}
+
+type ListPlan = listPlan
+
+const (
+	PlanDirect     = planDirect
+	PlanWindow     = planWindow
+	PlanWindowSize = planWindowSize
+	PlanIndex      = planIndex
+	SearchWindow   = searchWindow
+)

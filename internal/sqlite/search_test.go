@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -197,8 +198,9 @@ func TestIndexPendingInBoundedRounds(t *testing.T) {
 	if f.db.IndexPending() {
 		t.Error("the second round says more wait")
 	}
-	if got := f.search("book 10024"); !equalTitles(got, "Book 10024") {
-		t.Errorf("book 10024 finds %q", got)
+	last := fmt.Sprintf("Book %d", n)
+	if got := f.search(last); !equalTitles(got, last) {
+		t.Errorf("%q finds %q", last, got)
 	}
 	f.check()
 }
@@ -261,4 +263,78 @@ func TestPendingBooksIndexedAfterMigrate(t *testing.T) {
 		t.Errorf("hobbit finds %q", got)
 	}
 	f.check()
+}
+
+// A search reads a window of books in order before it asks the index: over
+// more books than the window, every way a page can come together (filled
+// from the window, from the index after a thin window, nothing at all) and
+// the page after it give what a scan of every book would.
+func TestSearchWindowThenIndex(t *testing.T) {
+	f := newSearchFixture(t)
+	ctx := t.Context()
+	n := sqlite.SearchWindow + 600
+	// Titles in title order by n; every 10th has "tenth", every 101st
+	// "hundredth" (20 in the window, more after it), the last "zebra".
+	if _, err := f.db.Writer().ExecContext(ctx, `WITH RECURSIVE i(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM i WHERE n < ? - 1)
+		INSERT INTO books (id, owner_id, title, author, publisher, price_cents, created_at, updated_at)
+		SELECT printf('00000000-0000-0000-0000-%012d', n), ?,
+			printf('Book %05d', n) || CASE WHEN n % 10 = 0 THEN ' tenth' ELSE '' END
+				|| CASE WHEN n % 101 = 0 THEN ' hundredth' ELSE '' END || CASE WHEN n = ? - 1 THEN ' zebra' ELSE '' END,
+			'Author', 'P', 1, 0, 0 FROM i`, n, f.owner.String(), n); err != nil {
+		t.Fatal(err)
+	}
+	want := func(word string) []string {
+		var titles []string
+		for i := range n {
+			title := fmt.Sprintf("Book %05d", i)
+			if i%10 == 0 {
+				title += " tenth"
+			}
+			if i%101 == 0 {
+				title += " hundredth"
+			}
+			if i == n-1 {
+				title += " zebra"
+			}
+			if strings.Contains(title, word) {
+				titles = append(titles, title)
+			}
+		}
+		return titles
+	}
+	pages := func(q string) []string {
+		var titles []string
+		var after *bookstore.Book
+		for {
+			books, err := f.db.ListBooks(ctx, bookstore.BookFilter{OwnerID: &f.owner, Query: q, Limit: 21, After: after})
+			if err != nil {
+				t.Fatalf("search %q: %v", q, err)
+			}
+			for _, b := range books {
+				titles = append(titles, b.Title)
+			}
+			if len(books) < 21 {
+				return titles
+			}
+			after = &books[len(books)-1]
+		}
+	}
+	for _, indexed := range []bool{false, true} {
+		if indexed {
+			for f.db.IndexPending() {
+			}
+		}
+		for _, q := range []string{"tenth", "hundredth", "zebra", "nothing like it"} {
+			if got, want := pages(q), want(q); !equalTitles(got, want...) {
+				t.Errorf("indexed %v, q=%q: %d titles, want %d (first %q, want %q)", indexed, q, len(got), len(want), first(got), first(want))
+			}
+		}
+	}
+}
+
+func first(titles []string) string {
+	if len(titles) == 0 {
+		return ""
+	}
+	return titles[0]
 }

@@ -176,22 +176,28 @@ func TestListBooksQueryPlan(t *testing.T) {
 	for _, sort := range bookstore.BookSorts {
 		column := strings.TrimPrefix(string(sort), "-")
 		after := &bookstore.Book{ID: uuid.New(), Title: "m", PriceCents: 5, CreatedAt: time.Now()}
+		ownerIndex, allIndex := "books_owner_"+strings.TrimSuffix(column, "_cents"), "books_"+strings.TrimSuffix(column, "_cents")
 		tests := []struct {
 			name      string
 			filter    bookstore.BookFilter
+			plan      sqlite.ListPlan
 			wantIndex string
 		}{
-			{"owner", bookstore.BookFilter{OwnerID: &owner}, "books_owner_" + strings.TrimSuffix(column, "_cents")},
-			{"owner after", bookstore.BookFilter{OwnerID: &owner, After: after}, "books_owner_" + strings.TrimSuffix(column, "_cents")},
-			{"owner query", bookstore.BookFilter{OwnerID: &owner, Query: "x", After: after}, "books_owner_" + strings.TrimSuffix(column, "_cents")},
-			{"all owners", bookstore.BookFilter{}, "books_" + strings.TrimSuffix(column, "_cents")},
-			{"all owners after", bookstore.BookFilter{After: after}, "books_" + strings.TrimSuffix(column, "_cents")},
+			{"owner", bookstore.BookFilter{OwnerID: &owner}, sqlite.PlanDirect, ownerIndex},
+			{"owner after", bookstore.BookFilter{OwnerID: &owner, After: after}, sqlite.PlanDirect, ownerIndex},
+			{"owner query", bookstore.BookFilter{OwnerID: &owner, Query: "x", After: after}, sqlite.PlanDirect, ownerIndex},
+			{"all owners", bookstore.BookFilter{}, sqlite.PlanDirect, allIndex},
+			{"all owners after", bookstore.BookFilter{After: after}, sqlite.PlanDirect, allIndex},
+			// A search's window is the same walk, cut at searchWindow books.
+			{"owner search window", bookstore.BookFilter{OwnerID: &owner, Query: "hobbit", After: after}, sqlite.PlanWindow, ownerIndex},
+			{"owner search window size", bookstore.BookFilter{OwnerID: &owner, Query: "hobbit", After: after}, sqlite.PlanWindowSize, ownerIndex},
+			{"all owners search window", bookstore.BookFilter{Query: "hobbit"}, sqlite.PlanWindow, allIndex},
 		}
 		for _, tc := range tests {
 			t.Run(fmt.Sprintf("%s/%s", sort, tc.name), func(t *testing.T) {
 				f := tc.filter
 				f.Sort, f.Limit = sort, 20
-				query, args, err := sqlite.ListBooksQuery(f)
+				query, args, err := sqlite.ListBooksQuery(f, tc.plan)
 				if err != nil {
 					t.Fatalf("ListBooksQuery: %v", err)
 				}
@@ -330,7 +336,7 @@ func TestListBooksSearchPlan(t *testing.T) {
 		{OwnerID: &owner, Query: "hobbit", After: after},
 		{Query: "hobbit", Sort: bookstore.SortCreatedAtDesc},
 	} {
-		query, args, err := sqlite.ListBooksQuery(f)
+		query, args, err := sqlite.ListBooksQuery(f, sqlite.PlanIndex)
 		if err != nil {
 			t.Fatalf("ListBooksQuery: %v", err)
 		}
