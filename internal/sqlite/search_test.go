@@ -30,6 +30,18 @@ func newSearchFixture(t *testing.T, opts ...sqlite.Option) *searchFixture {
 	return &searchFixture{t: t, db: db, owner: owner.ID}
 }
 
+// bulkBooks inserts n books of the owner, numbered 0 to n-1, straight into
+// the table (the triggers still run), with the title the SQL expression
+// title makes of n.
+func (f *searchFixture) bulkBooks(n int, title string) {
+	f.t.Helper()
+	if _, err := f.db.Writer().ExecContext(f.t.Context(), `WITH RECURSIVE i(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM i WHERE n < ? - 1)
+		INSERT INTO books (id, owner_id, title, author, publisher, price_cents, created_at, updated_at)
+		SELECT printf('00000000-0000-0000-0000-%012d', n), ?, `+title+`, 'Author', 'P', 1, 0, 0 FROM i`, n, f.owner.String()); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
 func (f *searchFixture) create(title, author string) bookstore.Book {
 	f.t.Helper()
 	now := time.Now().UTC().Truncate(time.Millisecond)
@@ -182,13 +194,8 @@ func TestSearchSeesPendingAndIndexedBooks(t *testing.T) {
 // that more wait; the rounds after it take the rest.
 func TestIndexPendingInBoundedRounds(t *testing.T) {
 	f := newSearchFixture(t)
-	ctx := t.Context()
 	n := sqlite.MaxIndexRound + 25
-	if _, err := f.db.Writer().ExecContext(ctx, `WITH RECURSIVE i(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM i WHERE n < ?)
-		INSERT INTO books (id, owner_id, title, author, publisher, price_cents, created_at, updated_at)
-		SELECT printf('00000000-0000-0000-0000-%012d', n), ?, 'Book ' || n, 'Author', 'P', 1, 0, 0 FROM i`, n, f.owner.String()); err != nil {
-		t.Fatal(err)
-	}
+	f.bulkBooks(n, `'Book ' || n`)
 	if !f.db.IndexPending() {
 		t.Error("the first round says nothing more waits")
 	}
@@ -198,7 +205,7 @@ func TestIndexPendingInBoundedRounds(t *testing.T) {
 	if f.db.IndexPending() {
 		t.Error("the second round says more wait")
 	}
-	last := fmt.Sprintf("Book %d", n)
+	last := fmt.Sprintf("Book %d", n-1)
 	if got := f.search(last); !equalTitles(got, last) {
 		t.Errorf("%q finds %q", last, got)
 	}
@@ -275,14 +282,8 @@ func TestSearchWindowThenIndex(t *testing.T) {
 	n := sqlite.SearchWindow + 600
 	// Titles in title order by n; every 10th has "tenth", every 101st
 	// "hundredth" (20 in the window, more after it), the last "zebra".
-	if _, err := f.db.Writer().ExecContext(ctx, `WITH RECURSIVE i(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM i WHERE n < ? - 1)
-		INSERT INTO books (id, owner_id, title, author, publisher, price_cents, created_at, updated_at)
-		SELECT printf('00000000-0000-0000-0000-%012d', n), ?,
-			printf('Book %05d', n) || CASE WHEN n % 10 = 0 THEN ' tenth' ELSE '' END
-				|| CASE WHEN n % 101 = 0 THEN ' hundredth' ELSE '' END || CASE WHEN n = ? - 1 THEN ' zebra' ELSE '' END,
-			'Author', 'P', 1, 0, 0 FROM i`, n, f.owner.String(), n); err != nil {
-		t.Fatal(err)
-	}
+	f.bulkBooks(n, fmt.Sprintf(`printf('Book %%05d', n) || CASE WHEN n %% 10 = 0 THEN ' tenth' ELSE '' END
+		|| CASE WHEN n %% 101 = 0 THEN ' hundredth' ELSE '' END || CASE WHEN n = %d THEN ' zebra' ELSE '' END`, n-1))
 	want := func(word string) []string {
 		var titles []string
 		for i := range n {
