@@ -82,22 +82,17 @@ func (db *DB) AuthenticateSession(ctx context.Context, sessionID, userID uuid.UU
 }
 
 func (db *DB) RotateRefreshToken(ctx context.Context, oldHash, newHash []byte, now time.Time) (bookstore.Session, error) {
-	// Not db.inTx: reuse must commit the revocation and still return an
-	// error, so the commit is decided here.
-	db.wstmts.preparePending(ctx)
-	tx, err := db.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return bookstore.Session{}, mapErr(err, "", "")
-	}
-	defer tx.Rollback()
-	q := sqlitedb.New(db.wstmts.inTx(tx))
-
-	s, reused, err := rotateRefreshToken(ctx, q, oldHash, newHash, now)
+	var s bookstore.Session
+	var reused bool
+	// Reuse commits the revocation (fn returns nil) and only then reports
+	// the error.
+	err := db.inTx(ctx, func(q *sqlitedb.Queries) error {
+		var err error
+		s, reused, err = rotateRefreshToken(ctx, q, oldHash, newHash, now)
+		return err
+	})
 	if err != nil {
 		return bookstore.Session{}, mapErr(err, msgRefreshInvalid, "the new refresh token already exists")
-	}
-	if err := tx.Commit(); err != nil {
-		return bookstore.Session{}, mapErr(err, "", "")
 	}
 	if reused {
 		return s, bookstore.Errorf(bookstore.ErrRefreshReused, msgRefreshReused)
