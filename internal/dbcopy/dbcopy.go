@@ -254,40 +254,6 @@ func checksum(ctx context.Context, q querier, engine Engine, t Table) (int64, st
 	return sum.rows, sum.hex(), rows.Err()
 }
 
-// Checksum returns the row count and checksum of every table of db, as
-// Copy computes them: tests and operators can compare two databases.
-func Checksum(ctx context.Context, db Database, tables []Table) ([]TableResult, error) {
-	out := make([]TableResult, 0, len(tables))
-	for _, t := range tables {
-		n, sum, err := checksum(ctx, db.DB, db.Engine, t)
-		if err != nil {
-			return nil, fmt.Errorf("dbcopy: %s: %w", t.Name, err)
-		}
-		out = append(out, TableResult{Table: t.Name, Rows: n, Checksum: sum})
-	}
-	return out, nil
-}
-
-// Plan returns the tables a copy between a and b (one SQLite, one
-// PostgreSQL) would copy, in the order it would copy them.
-func Plan(ctx context.Context, a, b Database) ([]Table, error) {
-	if a.Engine == b.Engine {
-		return nil, fmt.Errorf("dbcopy: both databases are %v", a.Engine)
-	}
-	sa, err := readSchema(ctx, a.DB, a.Engine)
-	if err != nil {
-		return nil, err
-	}
-	sb, err := readSchema(ctx, b.DB, b.Engine)
-	if err != nil {
-		return nil, err
-	}
-	if a.Engine == SQLite {
-		sa, sb = sb, sa
-	}
-	return plan(sa, sb)
-}
-
 // selectRows reads t's columns in the common representation: uuid as
 // text, time as unix milliseconds, booleans as 0/1 integers.
 func selectRows(engine Engine, t Table) string {
