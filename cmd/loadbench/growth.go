@@ -138,16 +138,7 @@ func runGrowth(ctx context.Context, cfg config) error {
 	}
 
 	rep := growthReport{Machine: m, Config: cfg, Small: small, Large: large}
-	text := rep.markdown()
-	fmt.Println()
-	fmt.Println(text)
-	if cfg.out != "" {
-		if err := updateBenchmarksFile(ws.outPath(cfg.out), sectionGrowth, text, rep.historyLine()); err != nil {
-			return err
-		}
-		logf("wrote %s", cfg.out)
-	}
-	return nil
+	return publish(ws, cfg.out, sectionGrowth, rep.markdown(), rep.historyLine())
 }
 
 // growthMeasure starts the server on the database as it now is and runs
@@ -403,15 +394,6 @@ type growthReport struct {
 	Machine      machine
 	Config       config
 	Small, Large growthPhase
-}
-
-func findResult(rs []result, name string) (result, bool) {
-	for _, r := range rs {
-		if r.Name == name {
-			return r, true
-		}
-	}
-	return result{}, false
 }
 
 func (g growthReport) markdown() string {

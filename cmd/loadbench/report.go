@@ -41,6 +41,21 @@ JSON page). The sections between ` + "`loadbench`" + ` markers are rewritten by
 <!-- loadbench:history:end -->
 `
 
+// publish prints a report's text and, unless -out is "", writes it into
+// its section of the benchmarks file with its history line.
+func publish(ws *workspace, out, section, text, historyLine string) error {
+	fmt.Println()
+	fmt.Println(text)
+	if out == "" {
+		return nil
+	}
+	if err := updateBenchmarksFile(ws.outPath(out), section, text, historyLine); err != nil {
+		return err
+	}
+	logf("wrote %s", out)
+	return nil
+}
+
 // updateBenchmarksFile replaces section with text and prepends historyLine
 // to the history.
 func updateBenchmarksFile(path, section, text, historyLine string) error {
@@ -177,15 +192,20 @@ type standardReport struct {
 	Argon2      argon2Cost
 }
 
+// findResult is the result of the scenario named name in rs.
+func findResult(rs []result, name string) (result, bool) {
+	for _, r := range rs {
+		if r.Name == name {
+			return r, true
+		}
+	}
+	return result{}, false
+}
+
 func (s standardReport) find(backend, name string) (result, bool) {
 	for _, su := range s.Suites {
-		if su.Backend != backend {
-			continue
-		}
-		for _, r := range su.Results {
-			if r.Name == name {
-				return r, true
-			}
+		if su.Backend == backend {
+			return findResult(su.Results, name)
 		}
 	}
 	return result{}, false

@@ -102,16 +102,7 @@ func runStandard(ctx context.Context, cfg config) error {
 		}
 	}
 	rep := standardReport{Machine: m, Config: cfg, Suites: suites, Baselines: []result{before, after}, BaselineRPS: baseRPS, Argon2: cost}
-	text := rep.markdown()
-	fmt.Println()
-	fmt.Println(text)
-	if cfg.out != "" {
-		if err := updateBenchmarksFile(ws.outPath(cfg.out), sectionLatest, text, rep.historyLine()); err != nil {
-			return err
-		}
-		logf("wrote %s", cfg.out)
-	}
-	return nil
+	return publish(ws, cfg.out, sectionLatest, rep.markdown(), rep.historyLine())
 }
 
 // runSuite seeds a fresh server on databaseURL and runs the scenarios.
