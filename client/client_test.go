@@ -17,6 +17,7 @@ import (
 	"github.com/bookstore/bookstore/client"
 	"github.com/bookstore/bookstore/internal/demo"
 	"github.com/bookstore/bookstore/internal/httpapi"
+	"github.com/bookstore/bookstore/internal/proctest"
 )
 
 const password = "tangerine walrus under glass"
@@ -25,27 +26,18 @@ const password = "tangerine walrus under glass"
 // reads, to count what the server did.
 type server struct {
 	*demo.Server
-	mu  sync.Mutex
-	log bytes.Buffer
-}
-
-func (s *server) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.log.Write(p)
+	log proctest.Buffer
 }
 
 // requests counts the requests the server logged for an operation.
 func (s *server) requests(operation string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	return strings.Count(s.log.String(), `"operation":"`+operation+`"`)
 }
 
 func startServer(t *testing.T, opts demo.Options) *server {
 	t.Helper()
 	s := &server{}
-	opts.Logger = slog.New(slog.NewJSONHandler(s, nil))
+	opts.Logger = slog.New(slog.NewJSONHandler(&s.log, nil))
 	var err error
 	if s.Server, err = demo.Start(opts); err != nil {
 		t.Fatal(err)
